@@ -1,0 +1,102 @@
+"""The one small hierarchy of errors every layer raises.
+
+Each class carries its HTTP status and CLI exit code, and each message is one sentence a
+field operator understands: what is wrong, where, and how to fix it. No error message may
+contain content the caller is not allowed to see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class DeconflictError(Exception):
+    """Base of every error deconflict raises on purpose."""
+
+    code: str = "error"
+    http_status: int = 400
+    exit_code: int = 2
+
+    def __init__(self, message: str, *, details: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rule broken by one feature of a declaration file."""
+
+    index: int | None
+    """Position of the feature in its FeatureCollection (0-based); None for the file itself."""
+    id: str | None
+    """The feature's `id` property, when it has a usable one."""
+    rule: str
+    """The rule broken, as one sentence."""
+    source: str | None = field(default=None)
+    """The file or request the feature came from, when known."""
+
+    def __str__(self) -> str:
+        where = self.source + ": " if self.source else ""
+        if self.index is None:
+            return f"{where}{self.rule}"
+        ident = f" (id {self.id!r})" if self.id is not None else ""
+        return f"{where}feature {self.index}{ident}: {self.rule}"
+
+
+class InvalidDeclaration(DeconflictError):
+    """A declaration or declaration file breaks a rule of SPEC section 2."""
+
+    code = "invalid_declaration"
+    http_status = 422
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            message = str(self.problems[0])
+        else:
+            message = f"{len(self.problems)} problems; nothing was accepted: " + "; ".join(
+                str(p) for p in self.problems[:5]
+            )
+            if len(self.problems) > 5:
+                message += f"; and {len(self.problems) - 5} more"
+        super().__init__(
+            message,
+            details=[
+                {"index": p.index, "id": p.id, "rule": p.rule, "source": p.source}
+                for p in self.problems
+            ],
+        )
+
+
+class LimitExceeded(DeconflictError):
+    """An input is larger than a configured bound allows."""
+
+    code = "limit_exceeded"
+    http_status = 413
+    exit_code = 2
+
+
+class NotFound(DeconflictError):
+    """The thing named does not exist (or is not visible to the caller)."""
+
+    code = "not_found"
+    http_status = 404
+    exit_code = 2
+
+
+class AlreadyExists(DeconflictError):
+    """Something with the same identity is already there."""
+
+    code = "already_exists"
+    http_status = 409
+    exit_code = 2
+
+
+class Forbidden(DeconflictError):
+    """The caller may not do this."""
+
+    code = "forbidden"
+    http_status = 403
+    exit_code = 2
