@@ -359,9 +359,9 @@ def _listed_times(
             f"times must be a list of ISO 8601 times, one per position, not {describe(value)}"
         )
     if len(value) > limits.max_positions or (route is not None and len(value) != len(route)):
-        count = f"{len(route)} positions" if route is not None else "its positions"
+        wanted = f"{len(route)} positions" if route is not None else "its positions"
         raise RuleBroken(
-            f"times has {len(value)} entries, but the route has {count}; "
+            f"times gives {_plural(len(value), 'time')}, but the route has {wanted}; "
             "give exactly one time per position"
         )
     result = [parse_time(item, f"times[{i}]") for i, item in enumerate(value)]
@@ -372,6 +372,10 @@ def _listed_times(
                 f"times[{i - 1}] {value[i - 1]!r}"
             )
     return result
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def times_at_speed(
