@@ -100,8 +100,13 @@ class AreaHits:
 
 
 def near_times(
-    area: AreaEntry, ll: FloatArray, t: FloatArray, reach_m: FloatArray, closed: bool,
-    t_min: FloatArray, t_max: FloatArray,
+    area: AreaEntry,
+    ll: FloatArray,
+    t: FloatArray,
+    reach_m: FloatArray,
+    closed: bool,
+    t_min: FloatArray,
+    t_max: FloatArray,
 ) -> AreaHits:
     """Stretches of segments (lon/lat ends `ll`, times `t`) whose distance to the area is
     below `reach_m` (or at most, if `closed`), restricted to plan times [t_min, t_max]."""
@@ -121,9 +126,7 @@ def near_times(
     point_like = length < 1e-6
     geoms = np.empty(len(ll), dtype=object)
     geoms[point_like] = shapely.points(q0[point_like])
-    geoms[~point_like] = shapely.linestrings(
-        np.stack([q0[~point_like], q1[~point_like]], axis=1)
-    )
+    geoms[~point_like] = shapely.linestrings(np.stack([q0[~point_like], q1[~point_like]], axis=1))
     dist = shapely.distance(geoms, area.shape)
     hit = live & ((dist <= reach_m + TOLERANCE_M) if closed else (dist < reach_m - TOLERANCE_M))
     rows = np.flatnonzero(hit)
@@ -185,9 +188,21 @@ def near_times(
     # Back from the clipped sub-segment's parameter to plan time.
     full_lo = s_lo[o_rows] + sub_lo * (s_hi[o_rows] - s_lo[o_rows])
     full_hi = s_lo[o_rows] + sub_hi * (s_hi[o_rows] - s_lo[o_rows])
-    t_lo = np.where(moving[o_rows], t[o_rows, 0] + full_lo * dur[o_rows], np.maximum(t[o_rows, 0], t_min[o_rows]))
-    t_hi = np.where(moving[o_rows], t[o_rows, 0] + full_hi * dur[o_rows], np.minimum(t[o_rows, 1], t_max[o_rows]))
+    t_lo = np.where(
+        moving[o_rows],
+        t[o_rows, 0] + full_lo * dur[o_rows],
+        np.maximum(t[o_rows, 0], t_min[o_rows]),
+    )
+    t_hi = np.where(
+        moving[o_rows],
+        t[o_rows, 0] + full_hi * dur[o_rows],
+        np.minimum(t[o_rows, 1], t_max[o_rows]),
+    )
     pos = np.searchsorted(rows, o_rows)
     return AreaHits(
-        o_rows, t_lo, t_hi, dist[o_rows], np.stack([np.asarray(at_lon)[pos], np.asarray(at_lat)[pos]], axis=1)
+        o_rows,
+        t_lo,
+        t_hi,
+        dist[o_rows],
+        np.stack([np.asarray(at_lon)[pos], np.asarray(at_lat)[pos]], axis=1),
     )

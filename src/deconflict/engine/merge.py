@@ -35,8 +35,10 @@ class Findings:
             zi = np.zeros(0, dtype=np.int64)
             return Findings(zi, zi, z, z, z, np.zeros((0, 2)))
         return Findings(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("a", "b", "start", "end"
-                                                                        , "distance_m", "at"))
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("a", "b", "start", "end", "distance_m", "at")
+            )
         )
 
 

@@ -52,12 +52,12 @@ class PairResult:
 
 
 def _horizontal(v: FloatArray, up: FloatArray) -> FloatArray:
-    return v - np.einsum("ij,ij->i", v, up)[:, None] * up
+    out: FloatArray = v - np.einsum("ij,ij->i", v, up)[:, None] * up
+    return out
 
 
 def refine(a: Side, b: Side, reach_m: FloatArray) -> PairResult:
     """Pairs whose units may come closer than `reach_m` (centre to centre, strictly)."""
-    n = a.p0.shape[0]
     up = surface_normal(0.5 * (a.p0 + b.p0))
     w = _horizontal(a.p0 - b.p0, up)
     da = _horizontal(a.p1 - a.p0, up)
@@ -94,8 +94,15 @@ def _empty() -> PairResult:
 
 
 def _intervals(
-    w: FloatArray, da: FloatArray, db: FloatArray, ta: FloatArray, tb: FloatArray,
-    ua: FloatArray, ub: FloatArray, s: FloatArray, r: FloatArray,
+    w: FloatArray,
+    da: FloatArray,
+    db: FloatArray,
+    ta: FloatArray,
+    tb: FloatArray,
+    ua: FloatArray,
+    ub: FloatArray,
+    s: FloatArray,
+    r: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """Conflict interval of each pair (all known to conflict at the argmin `s`)."""
     n = w.shape[0]
@@ -135,8 +142,15 @@ def _intervals(
 
 
 def _bisect_uncertain(
-    w: FloatArray, da: FloatArray, db: FloatArray, ta: FloatArray, tb: FloatArray,
-    ua: FloatArray, ub: FloatArray, s: FloatArray, r: FloatArray,
+    w: FloatArray,
+    da: FloatArray,
+    db: FloatArray,
+    ta: FloatArray,
+    tb: FloatArray,
+    ua: FloatArray,
+    ub: FloatArray,
+    s: FloatArray,
+    r: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """With uncertainty, at time t unit a may be anywhere on its segment between
     t - ua and t + ua (likewise b); g(t) = least distance over that box of (s1, s2) is

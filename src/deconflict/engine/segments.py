@@ -38,9 +38,7 @@ class SegmentBatch:
     def __len__(self) -> int:
         return int(self.owner.shape[0])
 
-    def boxes(
-        self, margin_m: FloatArray, margin_s: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
+    def boxes(self, margin_m: FloatArray, margin_s: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Inflated (x, y, z, t) boxes; margins are per row. The chord's sag below the
         geodesic is added so the box holds the whole geodesic."""
         chord2 = np.einsum("ij,ij->i", self.p1 - self.p0, self.p1 - self.p0)

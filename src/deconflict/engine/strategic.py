@@ -62,7 +62,10 @@ class Engine:
     """
 
     def __init__(
-        self, policy: Policy | None = None, *, cell_m: float | None = None,
+        self,
+        policy: Policy | None = None,
+        *,
+        cell_m: float | None = None,
         cell_s: float | None = None,
     ) -> None:
         self.policy = policy or Policy()
@@ -76,9 +79,12 @@ class Engine:
         self._alt = Column(np.float64, (2,))
         self._alive = Column(np.bool_)
         self._seg = {
-            "p0": Column(np.float64, (3,)), "p1": Column(np.float64, (3,)),
-            "t": Column(np.float64, (2,)), "ll": Column(np.float64, (4,)),
-            "slot": Column(np.int64), "lo": Column(np.float64, (4,)),
+            "p0": Column(np.float64, (3,)),
+            "p1": Column(np.float64, (3,)),
+            "t": Column(np.float64, (2,)),
+            "ll": Column(np.float64, (4,)),
+            "slot": Column(np.int64),
+            "lo": Column(np.float64, (4,)),
             "hi": Column(np.float64, (4,)),
         }
         self._seg_range: dict[int, tuple[int, int]] = {}
@@ -169,8 +175,15 @@ class Engine:
         if self._grid is None:
             self._grid = HashGrid(*self._cell_size(lo, hi))
         start = self._seg["slot"].size
-        for name, values in (("p0", seg.p0), ("p1", seg.p1), ("t", seg.t), ("ll", seg.ll),
-                             ("slot", seg_slot), ("lo", lo), ("hi", hi)):
+        for name, values in (
+            ("p0", seg.p0),
+            ("p1", seg.p1),
+            ("t", seg.t),
+            ("ll", seg.ll),
+            ("slot", seg_slot),
+            ("lo", lo),
+            ("hi", hi),
+        ):
             self._seg[name].extend(values)
         ids = np.arange(start, start + len(seg))
         # Segment ranges per slot: owners are contiguous and in batch order.
@@ -196,8 +209,11 @@ class Engine:
     def _compact(self) -> None:
         """Drop removed segments and rebuild the grid: amortised O(1) per removal."""
         live = sorted(self._seg_range.items(), key=lambda kv: kv[1][0])
-        keep = np.concatenate([np.arange(a, b) for _, (a, b) in live]) if live else np.zeros(
-            0, dtype=np.int64)
+        keep = (
+            np.concatenate([np.arange(a, b) for _, (a, b) in live])
+            if live
+            else np.zeros(0, dtype=np.int64)
+        )
         cols = {name: col.view[keep] for name, col in self._seg.items()}
         for name, col in self._seg.items():
             fresh = Column(col.view.dtype, col.view.shape[1:], max(1024, keep.size))
@@ -257,8 +273,11 @@ class Engine:
 
     def _unit(self, slot: int) -> _Unit:
         return _Unit(
-            slot, int(self._party.view[slot]), float(self._buffer.view[slot]),
-            float(self._unc.view[slot]), float(self._alt.view[slot, 0]),
+            slot,
+            int(self._party.view[slot]),
+            float(self._buffer.view[slot]),
+            float(self._unc.view[slot]),
+            float(self._alt.view[slot, 0]),
             float(self._alt.view[slot, 1]),
         )
 
@@ -273,8 +292,14 @@ class Engine:
         # never against the version it would replace.
         party = self._parties.get(target.party, -2)
         unc = target.time_uncertainty_s if isinstance(target, Movement) else 0.0
-        unit = _Unit(_EXTERNAL if slot is None else -3 - slot, party, target.buffer_m, unc,
-                     target.alt_min_m, target.alt_max_m)
+        unit = _Unit(
+            _EXTERNAL if slot is None else -3 - slot,
+            party,
+            target.buffer_m,
+            unc,
+            target.alt_min_m,
+            target.alt_max_m,
+        )
         return target, unit
 
     def _excluded_slot(self, unit: _Unit) -> int:
@@ -284,16 +309,25 @@ class Engine:
         if unit.slot >= 0:
             a, b = self._seg_range[unit.slot]
             return SegmentBatch(
-                self._seg["p0"].view[a:b], self._seg["p1"].view[a:b], self._seg["t"].view[a:b],
-                self._seg["ll"].view[a:b], np.zeros(b - a, dtype=np.int64),
+                self._seg["p0"].view[a:b],
+                self._seg["p1"].view[a:b],
+                self._seg["t"].view[a:b],
+                self._seg["ll"].view[a:b],
+                np.zeros(b - a, dtype=np.int64),
             )
         return build_segments([decl])
 
-    def _vertical_ok(self, unit: _Unit, slots: IntArray) -> npt.NDArray[np.bool_]:
+    def _vertical_ok(
+        self, unit: _Unit, slots: IntArray, touching: bool = False
+    ) -> npt.NDArray[np.bool_]:
+        """Bands within V of each other (SPEC 3), or, for restricted zones (`touching`),
+        overlapping bands with no margin."""
         alt = self._alt.view[slots]
-        gap = np.maximum(0.0, np.maximum(unit.alt_min_m, alt[:, 0]) - np.minimum(
-            unit.alt_max_m, alt[:, 1]))
-        return gap < self.policy.vertical_m
+        gap = np.maximum(unit.alt_min_m, alt[:, 0]) - np.minimum(unit.alt_max_m, alt[:, 1])
+        ok: npt.NDArray[np.bool_] = (
+            gap <= 0 if touching else np.maximum(gap, 0.0) < self.policy.vertical_m
+        )
+        return ok
 
     def _movement_findings(self, decl: Movement, unit: _Unit) -> Findings:
         parts = [self._movement_area_findings(decl, unit, crossings=False)]
@@ -313,10 +347,10 @@ class Engine:
             q, cand = self._scan(lo, hi)
         q, cand = self._filter_pairs(q, cand, lo, hi, unit)
         if q.size:
-            slot_b = self._seg["slot"].view[cand]
-            side_a = Side(seg.p0[q], seg.p1[q], seg.t[q], seg.ll[q], np.full(q.size, unit.uncertainty_s))
+            side_a = Side(
+                seg.p0[q], seg.p1[q], seg.t[q], seg.ll[q], np.full(q.size, unit.uncertainty_s)
+            )
             parts.append(self._refine(side_a, cand, np.full(q.size, unit.slot), unit.buffer_m))
-            del slot_b
         return Findings.concat(parts)
 
     def _scan(self, lo: FloatArray, hi: FloatArray) -> tuple[IntArray, IntArray]:
@@ -349,27 +383,40 @@ class Engine:
     def _side(self, seg_ids: IntArray) -> Side:
         s = self._seg
         slot = s["slot"].view[seg_ids]
-        return Side(s["p0"].view[seg_ids], s["p1"].view[seg_ids], s["t"].view[seg_ids],
-                    s["ll"].view[seg_ids], self._unc.view[slot])
+        return Side(
+            s["p0"].view[seg_ids],
+            s["p1"].view[seg_ids],
+            s["t"].view[seg_ids],
+            s["ll"].view[seg_ids],
+            self._unc.view[slot],
+        )
 
-    def _refine(self, a: Side, b_seg: IntArray, a_slot: IntArray, a_buffer: float | FloatArray
-                ) -> Findings:
+    def _refine(
+        self, a: Side, b_seg: IntArray, a_slot: IntArray, a_buffer: float | FloatArray
+    ) -> Findings:
         """Refine pairs (a rows, stored segments b) in bounded chunks."""
         parts = []
         for c in range(0, b_seg.size, _REFINE_CHUNK):
             sl = slice(c, c + _REFINE_CHUNK)
             b_ids = b_seg[sl]
             slot_b = self._seg["slot"].view[b_ids]
-            a_buf = a_buffer[sl] if isinstance(a_buffer, np.ndarray) else np.full(
-                b_ids.size, a_buffer)
+            a_buf = (
+                a_buffer[sl] if isinstance(a_buffer, np.ndarray) else np.full(b_ids.size, a_buffer)
+            )
             buffers = a_buf + self._buffer.view[slot_b]
             reach = self.policy.horizontal_m + buffers
             side_a = Side(a.p0[sl], a.p1[sl], a.t[sl], a.ll[sl], a.u[sl])
             res = refine(side_a, self._side(b_ids), reach)
-            parts.append(Findings(
-                a_slot[sl][res.index], slot_b[res.index], res.start, res.end,
-                np.maximum(0.0, res.distance_m - buffers[res.index]), res.at,
-            ))
+            parts.append(
+                Findings(
+                    a_slot[sl][res.index],
+                    slot_b[res.index],
+                    res.start,
+                    res.end,
+                    np.maximum(0.0, res.distance_m - buffers[res.index]),
+                    res.at,
+                )
+            )
         return Findings.concat(parts)
 
     def _all_movement_pairs(self) -> Findings:
@@ -384,8 +431,9 @@ class Engine:
             keep = self._alive.view[si] & self._alive.view[sj]
             keep &= self._party.view[si] != self._party.view[sj]
             i, j, si, sj = i[keep], j[keep], si[keep], sj[keep]
-            gap = np.maximum(0.0, np.maximum(alt[si, 0], alt[sj, 0]) - np.minimum(
-                alt[si, 1], alt[sj, 1]))
+            gap = np.maximum(
+                0.0, np.maximum(alt[si, 0], alt[sj, 0]) - np.minimum(alt[si, 1], alt[sj, 1])
+            )
             keep = gap < self.policy.vertical_m
             i, j = i[keep], j[keep]
             lo, hi = self._seg["lo"].view, self._seg["hi"].view
@@ -399,19 +447,11 @@ class Engine:
         a = self._side(i)
         return self._refine(a, j, seg_slot[i], self._buffer.view[seg_slot[i]])
 
-    def _area_reach(self, area: Site | Zone, crossings: bool) -> tuple[float, bool]:
+    def _area_reach(self, area: Site | Zone) -> tuple[float, bool]:
         """Extra reach beyond the buffers, and whether touching counts."""
         if isinstance(area, Site):
             return self.policy.horizontal_m, False
         return 0.0, True
-
-    def _area_vertical_ok(self, area_unit: _Unit, area: Site | Zone, slots: IntArray
-                          ) -> npt.NDArray[np.bool_]:
-        if isinstance(area, Site):
-            return self._vertical_ok(area_unit, slots)
-        alt = self._alt.view[slots]
-        gap = np.maximum(area_unit.alt_min_m, alt[:, 0]) - np.minimum(area_unit.alt_max_m, alt[:, 1])
-        return gap <= 0
 
     def _wanted_area(self, area: Site | Zone, crossings: bool) -> bool:
         if isinstance(area, Site):
@@ -422,9 +462,11 @@ class Engine:
     def _movement_area_findings(self, decl: Movement, unit: _Unit, crossings: bool) -> Findings:
         """A movement against the indexed areas (sites, zones)."""
         entries = [
-            e for e in self._areas.values()
+            e
+            for e in self._areas.values()
             if self._wanted_area(e.decl, crossings)
-            and self._party.view[e.slot] != unit.party and e.slot != self._excluded_slot(unit)
+            and self._party.view[e.slot] != unit.party
+            and e.slot != self._excluded_slot(unit)
         ]
         if not entries:
             return Findings.concat([])
@@ -436,33 +478,34 @@ class Engine:
         parts = []
         for e in entries:
             area_unit = self._unit(e.slot)
-            if not self._area_vertical_ok(area_unit, e.decl, np.array([e.slot]))[0] and \
-                    not self._area_vertical_ok(unit, e.decl, np.array([e.slot]))[0]:
-                continue
-            if not self._pair_vertical(unit, area_unit, e.decl):
+            if not self._vertical_ok(unit, np.array([e.slot]), isinstance(e.decl, Zone))[0]:
                 continue
             pad = area_unit.buffer_m + self.policy.horizontal_m / 2
             rows = np.flatnonzero(
                 np.all(lo[:, :3] <= e.box_hi + pad, axis=1)
                 & np.all(hi[:, :3] >= e.box_lo - pad, axis=1)
-                & (lo[:, 3] <= e.decl.end_s) & (hi[:, 3] >= e.decl.start_s)
+                & (lo[:, 3] <= e.decl.end_s)
+                & (hi[:, 3] >= e.decl.start_s)
             )
             if rows.size:
-                parts.append(self._area_hits(e, area_unit, seg.ll[rows], seg.t[rows],
-                                             np.full(rows.size, unit.slot),
-                                             np.full(rows.size, unit.buffer_m),
-                                             np.full(rows.size, unit.uncertainty_s), crossings,
-                                             area_first=False))
+                parts.append(
+                    self._area_hits(
+                        e,
+                        area_unit,
+                        seg.ll[rows],
+                        seg.t[rows],
+                        np.full(rows.size, unit.slot),
+                        np.full(rows.size, unit.buffer_m),
+                        np.full(rows.size, unit.uncertainty_s),
+                        crossings,
+                        area_first=False,
+                    )
+                )
         return Findings.concat(parts)
 
-    def _pair_vertical(self, unit: _Unit, area_unit: _Unit, area: Site | Zone) -> bool:
-        gap = max(unit.alt_min_m, area_unit.alt_min_m) - min(unit.alt_max_m, area_unit.alt_max_m)
-        if isinstance(area, Site):
-            return max(0.0, gap) < self.policy.vertical_m
-        return gap <= 0
-
-    def _area_findings(self, area: Site | Zone, unit: _Unit, crossings: bool,
-                       entry: AreaEntry | None = None) -> Findings:
+    def _area_findings(
+        self, area: Site | Zone, unit: _Unit, crossings: bool, entry: AreaEntry | None = None
+    ) -> Findings:
         """An area (indexed or not) against the indexed movements."""
         if not self._wanted_area(area, crossings) or self._grid is None:
             return Findings.concat([])
@@ -485,24 +528,39 @@ class Engine:
         keep = self._alive.view[slot] & (self._party.view[slot] != unit.party)
         keep &= slot != self._excluded_slot(unit)
         cand, slot = cand[keep], slot[keep]
-        alt = self._alt.view[slot]
-        gap = np.maximum(unit.alt_min_m, alt[:, 0]) - np.minimum(unit.alt_max_m, alt[:, 1])
-        keep = (np.maximum(gap, 0) < self.policy.vertical_m) if isinstance(area, Site) else gap <= 0
+        keep = self._vertical_ok(unit, slot, isinstance(area, Zone))
         cand, slot = cand[keep], slot[keep]
         slo, shi = self._seg["lo"].view[cand], self._seg["hi"].view[cand]
         keep = np.all((slo <= hi) & (shi >= lo), axis=1)
         cand, slot = cand[keep], slot[keep]
         if cand.size == 0:
             return Findings.concat([])
-        return self._area_hits(entry, unit, self._seg["ll"].view[cand], self._seg["t"].view[cand],
-                               slot, self._buffer.view[slot], self._unc.view[slot], crossings,
-                               area_first=True)
+        return self._area_hits(
+            entry,
+            unit,
+            self._seg["ll"].view[cand],
+            self._seg["t"].view[cand],
+            slot,
+            self._buffer.view[slot],
+            self._unc.view[slot],
+            crossings,
+            area_first=True,
+        )
 
-    def _area_hits(self, entry: AreaEntry, area_unit: _Unit, ll: FloatArray, t: FloatArray,
-                   mov_slot: IntArray, mov_buffer: FloatArray, mov_unc: FloatArray,
-                   crossings: bool, area_first: bool) -> Findings:
+    def _area_hits(
+        self,
+        entry: AreaEntry,
+        area_unit: _Unit,
+        ll: FloatArray,
+        t: FloatArray,
+        mov_slot: IntArray,
+        mov_buffer: FloatArray,
+        mov_unc: FloatArray,
+        crossings: bool,
+        area_first: bool,
+    ) -> Findings:
         area = entry.decl
-        extra, closed = self._area_reach(area, crossings)
+        extra, closed = self._area_reach(area)
         reach = extra + mov_buffer + area_unit.buffer_m
         valid_lo, valid_hi = area.start_s, area.end_s
         hits = near_times(entry, ll, t, reach, closed, valid_lo - mov_unc, valid_hi + mov_unc)
@@ -530,12 +588,18 @@ class Engine:
             db = self._decl_of(int(f.b[k]), external)
             if (db.party, db.id) < (da.party, da.id):
                 da, db = db, da
-            out.append(Conflict(
-                a=da.id, b=db.id, party_a=da.party, party_b=db.party,
-                start_s=float(f.start[k]), end_s=float(f.end[k]),
-                min_distance_m=float(f.distance_m[k]),
-                at=(float(f.at[k, 0]), float(f.at[k, 1])),
-            ))
+            out.append(
+                Conflict(
+                    a=da.id,
+                    b=db.id,
+                    party_a=da.party,
+                    party_b=db.party,
+                    start_s=float(f.start[k]),
+                    end_s=float(f.end[k]),
+                    min_distance_m=float(f.distance_m[k]),
+                    at=(float(f.at[k, 0]), float(f.at[k, 1])),
+                )
+            )
         out.sort(key=lambda c: (c.start_s, c.party_a, c.a, c.party_b, c.b))
         return out
 
@@ -546,9 +610,16 @@ class Engine:
             d2 = self._decl_of(int(f.b[k]), external)
             zone, mov = (d1, d2) if isinstance(d1, Zone) else (d2, d1)
             assert isinstance(zone, Zone)
-            out.append(Crossing(
-                zone=zone.id, zone_party=zone.party, zone_type=zone.zone_type, movement=mov.id,
-                movement_party=mov.party, start_s=float(f.start[k]), end_s=float(f.end[k]),
-            ))
+            out.append(
+                Crossing(
+                    zone=zone.id,
+                    zone_party=zone.party,
+                    zone_type=zone.zone_type,
+                    movement=mov.id,
+                    movement_party=mov.party,
+                    start_s=float(f.start[k]),
+                    end_s=float(f.end[k]),
+                )
+            )
         out.sort(key=lambda c: (c.start_s, c.zone_party, c.zone, c.movement_party, c.movement))
         return out

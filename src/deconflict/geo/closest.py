@@ -20,12 +20,17 @@ _EPS_T = 1e-9  # seconds: durations below this are instants
 
 
 def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
-    return np.einsum("ij,ij->i", a, b)
+    out: FloatArray = np.einsum("ij,ij->i", a, b)
+    return out
 
 
 def _edge_min(
-    w: FloatArray, da: FloatArray, db: FloatArray,
-    p0: FloatArray, p1: FloatArray, valid: BoolArray,
+    w: FloatArray,
+    da: FloatArray,
+    db: FloatArray,
+    p0: FloatArray,
+    p1: FloatArray,
+    valid: BoolArray,
 ) -> tuple[FloatArray, FloatArray]:
     """Min of f on the (s1, s2) segments p0 -> p1 (each (n, 2)); inf where not valid.
     Returns (squared distance, (n, 2) argmin)."""
@@ -67,8 +72,13 @@ def _best(
 
 
 def min_over_box(
-    w: FloatArray, da: FloatArray, db: FloatArray,
-    lo1: FloatArray, hi1: FloatArray, lo2: FloatArray, hi2: FloatArray,
+    w: FloatArray,
+    da: FloatArray,
+    db: FloatArray,
+    lo1: FloatArray,
+    hi1: FloatArray,
+    lo2: FloatArray,
+    hi2: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """Least distance (not squared) over s1 in [lo1, hi1], s2 in [lo2, hi2]; inf where the
     box is empty. Returns (distance, (n, 2) argmin)."""
@@ -94,8 +104,13 @@ def min_over_box(
 
 
 def min_over_band(
-    w: FloatArray, da: FloatArray, db: FloatArray,
-    k: FloatArray, dur_a: FloatArray, dur_b: FloatArray, band: FloatArray,
+    w: FloatArray,
+    da: FloatArray,
+    db: FloatArray,
+    k: FloatArray,
+    dur_a: FloatArray,
+    dur_b: FloatArray,
+    band: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """Least distance over s in [0, 1]^2 with |k + s1 dur_a - s2 dur_b| <= band.
 
@@ -119,9 +134,11 @@ def min_over_band(
         ok = np.where(pos_b, True, np.abs(base) <= band)
         lo = np.maximum(lo, 0.0)
         hi = np.minimum(hi, 1.0)
-        cands.append(_edge_min(
-            w, da, db, np.stack([zero + c, lo], 1), np.stack([zero + c, hi], 1), ok & (lo <= hi)
-        ))
+        cands.append(
+            _edge_min(
+                w, da, db, np.stack([zero + c, lo], 1), np.stack([zero + c, hi], 1), ok & (lo <= hi)
+            )
+        )
     # Edges s2 = c: s1 must satisfy |k + s1 dur_a - c dur_b| <= band.
     for c in (0.0, 1.0):
         base = k - c * dur_b
@@ -130,9 +147,11 @@ def min_over_band(
         ok = np.where(pos_a, True, np.abs(base) <= band)
         lo = np.maximum(lo, 0.0)
         hi = np.minimum(hi, 1.0)
-        cands.append(_edge_min(
-            w, da, db, np.stack([lo, zero + c], 1), np.stack([hi, zero + c], 1), ok & (lo <= hi)
-        ))
+        cands.append(
+            _edge_min(
+                w, da, db, np.stack([lo, zero + c], 1), np.stack([hi, zero + c], 1), ok & (lo <= hi)
+            )
+        )
     # The band's two lines k + s1 dur_a - s2 dur_b = +-band, clipped to the square.
     for sign in (-1.0, 1.0):
         rhs = sign * band - k  # s1 dur_a - s2 dur_b = rhs
@@ -150,9 +169,7 @@ def min_over_band(
         # Where dur_b == 0 the line is s1 = rhs / dur_a, any s2.
         s1c = np.clip(rhs / safe_a, 0.0, 1.0)
         ok_a = ~pos_b & pos_a & (rhs >= 0) & (rhs <= dur_a)
-        cands.append(_edge_min(
-            w, da, db, np.stack([s1c, zero], 1), np.stack([s1c, one], 1), ok_a
-        ))
+        cands.append(_edge_min(w, da, db, np.stack([s1c, zero], 1), np.stack([s1c, one], 1), ok_a))
     s, unique = _interior(w, da, db)
     gap = k + s[:, 0] * dur_a - s[:, 1] * dur_b
     inside = unique & (s[:, 0] >= 0) & (s[:, 0] <= 1) & (s[:, 1] >= 0) & (s[:, 1] <= 1)

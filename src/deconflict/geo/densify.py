@@ -58,7 +58,9 @@ def densify_track(
     step = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k) + 1  # 1..k per leg
     frac = step / (k[leg_of] + 1)
     plon, plat, _ = GEOD.fwd(
-        lon[legs][leg_of], lat[legs][leg_of], np.asarray(az)[has][leg_of],
+        lon[legs][leg_of],
+        lat[legs][leg_of],
+        np.asarray(az)[has][leg_of],
         np.asarray(dist)[has][leg_of] * frac,
     )
     slots = new_index[legs][leg_of] + step

@@ -42,7 +42,8 @@ def to_ecef(lon_deg: npt.ArrayLike, lat_deg: npt.ArrayLike) -> FloatArray:
 def surface_normal(xyz: FloatArray) -> FloatArray:
     """Unit normal of the ellipsoid (local vertical) at or near Earth-centred points (n, 3)."""
     g = xyz / np.array([A_M * A_M, A_M * A_M, B_M * B_M])
-    return g / np.linalg.norm(g, axis=-1, keepdims=True)
+    out: FloatArray = g / np.linalg.norm(g, axis=-1, keepdims=True)
+    return out
 
 
 def points_along(
@@ -54,7 +55,9 @@ def points_along(
     return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
 
-def distance_m(lon0: FloatArray, lat0: FloatArray, lon1: FloatArray, lat1: FloatArray) -> FloatArray:
+def distance_m(
+    lon0: FloatArray, lat0: FloatArray, lon1: FloatArray, lat1: FloatArray
+) -> FloatArray:
     """Geodesic distances, metres (vectorised)."""
     _, _, dist = GEOD.inv(lon0, lat0, lon1, lat1)
     return np.asarray(dist, dtype=np.float64)
