@@ -63,16 +63,18 @@ class _Reader:
         if not isinstance(feature, Mapping):
             self.fail(f"a feature must be a GeoJSON Feature object, not {describe(feature)}")
             return None
+        props = feature.get("properties")
+        if isinstance(props, Mapping):
+            # Read the id first, so every later problem names it.
+            self.id = self._id(props, feature.get("id"))
         if feature.get("type") != "Feature":
             self.fail(f'its type must be "Feature", not {describe(feature.get("type"))}')
-        props = feature.get("properties")
         if not isinstance(props, Mapping):
             self.fail(
                 f"its properties must be an object holding id, party and kind, "
                 f"not {describe(props)}"
             )
             return None
-        self.id = self._id(props, feature.get("id"))
         party = self._party(props.get("party"))
         kind = self._kind(props.get("kind"))
         buffer_m = self._try(
@@ -211,17 +213,18 @@ class _Reader:
         if value is None and isinstance(feature_id, str):
             # RFC 7946 lets a Feature carry its own "id"; accept it where properties lack one.
             value = feature_id
-        elif value is not None and feature_id is not None and feature_id != value:
-            self.fail(
-                f"the Feature's id {describe(feature_id)} differs from its properties.id "
-                f"{describe(value)}; give one id, in properties"
-            )
         if not isinstance(value, str) or not value.strip():
             self.fail(f"id must be a non-empty text unique within its party, not {describe(value)}")
             return None
         if len(value) > _MAX_ID_CHARS:
             self.fail(f"id is {len(value)} characters long; it must be at most {_MAX_ID_CHARS}")
             return None
+        if feature_id is not None and feature_id != value:
+            self.id = value
+            self.fail(
+                f"the Feature's own id {shown(feature_id)} differs from properties.id "
+                f"{value!r}; give one id, in properties"
+            )
         return value
 
     def _party(self, value: object) -> str | None:
@@ -358,11 +361,15 @@ def _listed_times(
         raise RuleBroken(
             f"times must be a list of ISO 8601 times, one per position, not {describe(value)}"
         )
-    if len(value) > limits.max_positions or (route is not None and len(value) != len(route)):
-        wanted = f"{len(route)} positions" if route is not None else "its positions"
+    if len(value) > limits.max_positions:
         raise RuleBroken(
-            f"times gives {_plural(len(value), 'time')}, but the route has {wanted}; "
-            "give exactly one time per position"
+            f"times gives {_plural(len(value), 'time')}, more than the limit "
+            f"max_positions = {limits.max_positions}"
+        )
+    if route is not None and len(value) != len(route):
+        raise RuleBroken(
+            f"times gives {_plural(len(value), 'time')}, but the route has {len(route)} "
+            "positions; give exactly one time per position"
         )
     result = [parse_time(item, f"times[{i}]") for i, item in enumerate(value)]
     for i in range(1, len(result)):
