@@ -226,3 +226,12 @@ def test_spec_7_check_shows_zone_crossings(tmp_path: Path) -> None:
 def test_spec_7_check_needs_a_file() -> None:
     result = runner.invoke(app, ["check"])
     assert result.exit_code == 2
+
+
+def test_spec_7_check_table_prints_ids_verbatim(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "markup.geojson", movement("[/x]", "A", EAST), movement("[b]y", "B", WEST)
+    )
+    result = runner.invoke(app, ["check", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "[/x]" in result.stdout and "[b]y" in result.stdout

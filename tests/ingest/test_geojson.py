@@ -226,6 +226,11 @@ def test_spec_2_id_at_most_128_characters() -> None:
     assert_problem(only_problem(collection(site(id="x" * 129))), 0, None, "id", "128")
 
 
+def test_spec_2_id_is_printable() -> None:
+    found = only_problem(collection(site(id="s1\nfeature 9: all clear")))
+    assert_problem(found, 0, None, "control characters")
+
+
 def test_spec_2_party_is_a_name() -> None:
     found = only_problem(collection(site(party="Red Cross")))
     assert_problem(found, 0, "s1", "party", "letters, digits")

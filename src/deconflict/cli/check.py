@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from deconflict.cli.failures import echo_error, error_lines, reporting
 from deconflict.errors import DeconflictError
@@ -126,7 +127,8 @@ def _print_tables(
         table.add_column("at (lon, lat)", no_wrap=True)
         # Whole seconds and ~1 m positions: the table is for reading, --format json is exact.
         for c in conflicts:
-            table.add_row(
+            _add_row(
+                table,
                 c.a,
                 c.party_a,
                 c.b,
@@ -144,7 +146,8 @@ def _print_tables(
         table.add_column("start", no_wrap=True)
         table.add_column("end", no_wrap=True)
         for x in crossings:
-            table.add_row(
+            _add_row(
+                table,
                 x.zone,
                 x.zone_party,
                 str(x.zone_type),
@@ -154,7 +157,13 @@ def _print_tables(
                 _second(x.end_s, math.ceil),
             )
         console.print(table)
-    console.print(_summary(conflicts, crossings, declarations.declarations, policy, file_count))
+    summary = _summary(conflicts, crossings, declarations.declarations, policy, file_count)
+    console.print(summary, markup=False)
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    # Text, not str: ids are user input, and rich would read "[/x]" in one as markup.
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _summary(

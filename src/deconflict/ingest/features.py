@@ -219,6 +219,10 @@ class _Reader:
         if len(value) > _MAX_ID_CHARS:
             self.fail(f"id is {len(value)} characters long; it must be at most {_MAX_ID_CHARS}")
             return None
+        if not value.isprintable():
+            # Invisible in tables and logs, and a way to forge output lines: refuse.
+            self.fail(f"id {value!r} holds control characters; use printable text only")
+            return None
         if feature_id is not None and feature_id != value:
             self.id = value
             self.fail(
