@@ -232,6 +232,16 @@ def test_al_malikiyah_conflicts_are_those_the_reporting_describes() -> None:
     assert min(c.start_s for c in entries) < block.start_s  # it enters the zone first
 
 
+def test_aleppo_pause_zone_covers_the_besieged_districts_only() -> None:
+    features = {f["properties"]["id"]: f for f in raw("aleppo-2016")["features"]}
+    pause = shapely.Polygon(features["pause-east-aleppo"]["geometry"]["coordinates"][0])
+    for hospital in ("al-quds-hospital", "childrens-hospital-al-shaar"):
+        assert pause.contains(shapely.Point(features[hospital]["geometry"]["coordinates"]))
+    assert pause.contains(shapely.Point(MASAKEN_HANANO))
+    assert not pause.contains(shapely.Point(37.1628, 36.1993))  # the citadel, government-held
+    assert not pause.contains(shapely.Point(37.15167, 36.23611))  # Sheikh Maqsood, YPG-held
+
+
 def test_aleppo_conflicts_and_crossings_are_those_designed() -> None:
     conflicts, crossings = run("aleppo-2016")
     assert pairs(conflicts) == {
