@@ -155,6 +155,13 @@ def test_spec_2_coordinates_are_finite_in_parsed_objects() -> None:
     assert_problem(only_problem(doc), 0, "m1", "position 0", "finite")
 
 
+def test_spec_2_coordinates_are_finite_huge_numbers() -> None:
+    text = collection(movement()).replace("[36.1, 35.0]", "[36.1, 1e400]")
+    assert_problem(only_problem(text), 0, "m1", "position 1", "latitude", "finite")
+    text = collection(movement()).replace("[36.1, 35.0]", "[36.1, 1" + "0" * 400 + "]")
+    assert_problem(only_problem(text), 0, "m1", "position 1", "latitude", "401 digits", "finite")
+
+
 def test_spec_2_latitude_within_90() -> None:
     feature = movement(coords=[(36.0, 35.0), (36.1, 95.0)])
     assert_problem(only_problem(collection(feature)), 0, "m1", "position 1", "latitude 95")

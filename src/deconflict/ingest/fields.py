@@ -42,6 +42,8 @@ def describe(value: object) -> str:
         return "a boolean"
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, int) and abs(value) >= 10**24:
+        return f"a number with {len(str(abs(value)))} digits"
     if isinstance(value, int | float):
         return f"the number {value!r}"
     if isinstance(value, str):
@@ -80,7 +82,10 @@ def number(
         raise RuleBroken(f"{name} must be a finite number, not {value.token}")
     if not is_number(value):
         raise RuleBroken(f"{name} must be a number, not {describe(value)}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer too large for a float
+        result = math.inf
     if not math.isfinite(result):
         raise RuleBroken(f"{name} must be a finite number, not {describe(value)}")
     if minimum is not None and result < minimum:

@@ -205,6 +205,9 @@ def _decode(data: bytes | bytearray | str, source: str | None, limits: Limits) -
         raise refuse(
             f"not UTF-8 text (byte {e.start} cannot be decoded); save it as UTF-8"
         ) from None
+    except ValueError as e:
+        # Not a syntax error but still unreadable, e.g. an integer past Python's digit limit.
+        raise refuse(f"not a readable JSON document ({e}); {_EXPECTED}") from None
     except RecursionError:
         raise refuse(f"nested too deeply to be a declaration file; {_EXPECTED}") from None
 

@@ -10,7 +10,9 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
+import numpy as np
 import shapely
 
 from deconflict.ingest.fields import NonFinite, RuleBroken, describe, is_number
@@ -38,7 +40,7 @@ def _position(value: object, where: str) -> tuple[float, float, float | None]:
             raise RuleBroken(f"{where} has {axis} {item.token}, but it must be a finite number")
         if not is_number(item):
             raise RuleBroken(f"{where} has {axis} {describe(item)}, but it must be a number")
-        if not math.isfinite(item):
+        if not _finite(item):
             raise RuleBroken(f"{where} has {axis} {describe(item)}, but it must be a finite number")
     lon, lat = float(value[0]), float(value[1])
     if not -180.0 <= lon <= 180.0:
@@ -46,6 +48,34 @@ def _position(value: object, where: str) -> tuple[float, float, float | None]:
     if not -90.0 <= lat <= 90.0:
         raise RuleBroken(f"{where} has latitude {lat:g}, outside -90 to 90 (is it [lon, lat]?)")
     return lon, lat, (float(value[2]) if len(value) == 3 else None)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _all_valid(value: list[object]) -> Positions | None:
+    """The positions when every one is valid, checked as whole arrays; None sends the caller
+    to the per-position path, which finds and names the first bad one. O(n), the per-item
+    Python work being two set comprehensions over types (bool must never pass as a number)."""
+    if {type(p) for p in value} != {list}:
+        return None
+    rows = cast(list[list[object]], value)
+    widths = {len(p) for p in rows}
+    if widths not in ({2}, {3}) or not {type(x) for p in rows for x in p} <= {int, float}:
+        return None
+    try:
+        array = np.array(rows, dtype=np.float64)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    lon, lat = array[:, 0], array[:, 1]
+    if not (np.isfinite(array).all() and (np.abs(lon) <= 180).all() and (np.abs(lat) <= 90).all()):
+        return None
+    alts = array[:, 2].tolist() if array.shape[1] == 3 else None
+    return Positions(list(zip(lon.tolist(), lat.tolist(), strict=True)), alts)
 
 
 def positions(value: object, what: str, *, min_count: int, limits: Limits) -> Positions:
@@ -61,6 +91,9 @@ def positions(value: object, what: str, *, min_count: int, limits: Limits) -> Po
         )
     if len(value) < min_count:
         raise RuleBroken(f"{what} has {len(value)} positions, but it needs at least {min_count}")
+    fast = _all_valid(value)
+    if fast is not None:
+        return fast
     lonlat: list[LonLat] = []
     alts: list[float] = []
     for i, item in enumerate(value):
