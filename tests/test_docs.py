@@ -31,7 +31,9 @@ def test_every_cli_command_and_option_is_documented() -> None:
         for param in command.params:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--") and opt != "--help":
-                    assert f"`{opt}" in text, f"option {opt} of {name!r} is missing from docs/cli.md"
+                    assert f"`{opt}" in text, (
+                        f"option {opt} of {name!r} is missing from docs/cli.md"
+                    )
 
 
 def test_every_limit_is_documented() -> None:

@@ -67,7 +67,7 @@ def movements(
             p = frame.point(*draw(offsets(frame)))
             _, _, d = GEOD.inv(*pos[-1], *p)
             speed = max(draw(st.floats(3.0, 40.0)), d / 3600.0)
-            t += d / speed
+            t += max(d / speed, 1.0)  # never a jump: a new position always takes time
         elif step == "stay":  # stationary: repeated position, later time
             p = pos[-1]
             t += draw(st.floats(1.0, 1800.0))

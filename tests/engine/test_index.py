@@ -17,8 +17,15 @@ from synthetic import movements  # noqa: E402
 
 
 def _key(c):  # type: ignore[no-untyped-def]
-    return (c.party_a, c.a, c.party_b, c.b, round(c.start_s, 2), round(c.end_s, 2),
-            round(c.min_distance_m, 3))
+    return (
+        c.party_a,
+        c.a,
+        c.party_b,
+        c.b,
+        round(c.start_s, 2),
+        round(c.end_s, 2),
+        round(c.min_distance_m, 3),
+    )
 
 
 def test_compaction_after_many_removals_keeps_answers() -> None:
@@ -40,7 +47,8 @@ def test_compaction_after_many_removals_keeps_answers() -> None:
     assert got, "the scenario must have conflicts to compare"
     probe = decls[750]
     assert sorted(map(_key, eng.conflicts_of(probe.key))) == sorted(
-        map(_key, fresh.conflicts_of(probe.key)))
+        map(_key, fresh.conflicts_of(probe.key))
+    )
     # Removed declarations are gone for good, and can be added again.
     assert removed[0].key not in eng
     eng.add(removed[0])
