@@ -512,6 +512,15 @@ def test_spec_2_foreign_members_are_metadata() -> None:
     assert parsed.origin(0).index == 0 and parsed.origin(0).source == "x.geojson"
 
 
+def test_spec_2_nan_in_foreign_members_is_refused() -> None:
+    text = collection(site(), stats={"area": 1.0}).replace('"area": 1.0', '"area": Infinity')
+    assert_problem(only_problem(text), None, None, "member stats.area", "NaN or Infinity")
+
+
+def test_spec_2_an_empty_collection_is_valid() -> None:
+    assert parse_declarations(collection()).declarations == ()
+
+
 def test_spec_2_a_single_feature_is_accepted() -> None:
     parsed = parse_declarations(json.dumps(site()))
     assert [d.id for d in parsed.declarations] == ["s1"]

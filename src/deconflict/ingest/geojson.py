@@ -95,9 +95,12 @@ def parse_declarations(
         _check_count(len(features), source, limits)
         policy = _policy(doc.get("policy"), source, problems) if "policy" in doc else None
         metadata = {k: v for k, v in doc.items() if k not in _COLLECTION_MEMBERS}
-        bad = find_non_finite(metadata, "the file's")
+        bad = find_non_finite(metadata, "")
         if bad:
-            rule = f"{bad} is NaN or Infinity, which JSON does not allow; use a number or null"
+            rule = (
+                f"its member {bad.lstrip('.')} is NaN or Infinity, which JSON does not allow; "
+                "use a number or null"
+            )
             problems.append(Problem(None, None, rule, source))
     declarations: list[Declaration] = []
     origins: list[Origin] = []
