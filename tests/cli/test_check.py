@@ -235,3 +235,25 @@ def test_spec_7_check_table_prints_ids_verbatim(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", str(path)], env={"COLUMNS": "200"})
     assert result.exit_code == 1, result.output
     assert "[/x]" in result.stdout and "[b]y" in result.stdout
+
+
+def test_spec_7_check_keeps_its_verdict_when_the_reader_goes_away(tmp_path: Path) -> None:
+    # 100 routes per party a few metres apart: ~10,000 conflicts, far more than a pipe buffers.
+    routes = [
+        movement(f"m{i}", "AB"[i % 2], [[36.0, 35.0 + i * 1e-5], [36.1, 35.0 + i * 1e-5]])
+        for i in range(200)
+    ]
+    path = write(tmp_path / "crowded.geojson", *routes)
+    script = Path(sys.executable).with_name("deconflict")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "deconflict.cli.main"]
+    with subprocess.Popen(
+        [*command, "check", str(path), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.read(1) == b"["
+        process.stdout.close()  # like `| head -c 1`
+        stderr = process.stderr.read()
+        assert process.wait(timeout=60) == 1
+    assert b"Traceback" not in stderr and b"Error" not in stderr, stderr

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from deconflict.cli.failures import echo_error, error_lines, reporting
+from deconflict.cli.failures import echo_error, error_lines, reporting, silence_stdout
 from deconflict.errors import DeconflictError
 from deconflict.export.conflicts import conflicts_json
 from deconflict.export.times import format_time
@@ -68,10 +68,15 @@ def check(
         declarations = _load_all(files, debug=debug)
         policy = declarations.policy or Policy()
         conflicts, crossings = find_conflicts(declarations.declarations, policy)
-        if output is OutputFormat.JSON:
-            typer.echo(conflicts_json(conflicts))
-        else:
-            _print_tables(conflicts, crossings, declarations, policy, len(files))
+        try:
+            if output is OutputFormat.JSON:
+                typer.echo(conflicts_json(conflicts))
+            else:
+                _print_tables(conflicts, crossings, declarations, policy, len(files))
+        except BrokenPipeError:
+            # `check ... | head` still answers with the verdict: a script must not read
+            # "no conflicts" from a truncated listing.
+            silence_stdout()
     raise typer.Exit(EXIT_CONFLICTS if conflicts else EXIT_CLEAR)
 
 

@@ -20,6 +20,8 @@ INTERNAL_ERROR_EXIT = 3
 """A bug, not bad input: distinct from 1 (conflicts found) and 2 (invalid input), so a
 script never mistakes a crash for a verdict."""
 INTERRUPTED_EXIT = 130
+BROKEN_PIPE_EXIT = 141
+"""128 + SIGPIPE, what a shell reports for a writer whose reader went away."""
 
 
 def error_lines(error: DeconflictError) -> list[str]:
@@ -27,6 +29,12 @@ def error_lines(error: DeconflictError) -> list[str]:
     if isinstance(error, InvalidDeclaration) and error.problems:
         return [str(problem) for problem in error.problems]
     return [error.message]
+
+
+def silence_stdout() -> None:
+    """After the reader of stdout (head, less) went away: point stdout at /dev/null so the
+    interpreter's final flush does not print a BrokenPipeError of its own."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def echo_error(line: str) -> None:
@@ -50,10 +58,8 @@ def reporting(*, debug: bool) -> Iterator[None]:
         echo_error("interrupted")
         raise typer.Exit(INTERRUPTED_EXIT) from None
     except BrokenPipeError:
-        # The reader (head, less) went away: not an error. Point stdout at /dev/null so
-        # the interpreter's final flush does not complain either.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(0) from None
+        silence_stdout()
+        raise typer.Exit(BROKEN_PIPE_EXIT) from None
     except Exception as error:
         if debug:
             traceback.print_exc()
