@@ -13,6 +13,7 @@ import pytest
 import shapely
 from pyproj import Geod
 
+import deconflict.ingest.geojson as geojson_module
 from deconflict.errors import DeconflictError, InvalidDeclaration, LimitExceeded, NotFound, Problem
 from deconflict.ingest import (
     DeclarationSet,
@@ -389,10 +390,17 @@ def test_spec_2_policy_minima_are_numbers(policy: Any, words: list[str]) -> None
 # --- limits ------------------------------------------------------------------------------
 
 
-def test_spec_2_oversize_file_refused_before_reading(tmp_path: Path) -> None:
+def test_spec_2_oversize_file_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "huge.geojson"
     with open(path, "wb") as f:
         f.truncate(200 * 1024 * 1024)  # sparse: no disk used, and nothing worth reading
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the over-size file was opened")
+
+    monkeypatch.setattr(geojson_module, "open", no_reading, raising=False)
     began = time.perf_counter()
     with pytest.raises(LimitExceeded) as caught:
         load_declarations(path)
