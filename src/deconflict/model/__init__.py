@@ -24,3 +24,26 @@ __all__ = [
     "Zone",
     "ZoneType",
 ]
+
+from deconflict.model.clearance import (  # noqa: E402
+    Clearance,
+    ClearanceState,
+    NoticePolicy,
+    Notification,
+    Response,
+    ResponseKind,
+    Transition,
+)
+from deconflict.model.parties import Party, PartyKind  # noqa: E402
+
+__all__ += [
+    "Clearance",
+    "ClearanceState",
+    "NoticePolicy",
+    "Notification",
+    "Party",
+    "PartyKind",
+    "Response",
+    "ResponseKind",
+    "Transition",
+]
