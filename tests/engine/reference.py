@@ -36,7 +36,7 @@ import numpy as np
 import shapely
 from pyproj import Geod, Transformer
 
-from deconflict.model import Movement, Policy, Site, Zone, ZoneType
+from deconflict.model import Movement, Policy, Site, Zone
 from deconflict.model.declarations import vertical_gap_m
 
 GEOD = Geod(ellps="WGS84")
@@ -200,12 +200,29 @@ class Truth:
             return False
         return None
 
-    def reported_bounds(self, t0: float, t1: float) -> tuple[float, float]:
-        """Bounds on SPEC's min_distance_m (buffers taken off) over [t0, t1]."""
+    def centre_bounds(self, t0: float, t1: float) -> tuple[float, float]:
+        """Bounds on the least centre-to-centre distance over [t0, t1] (negative: inside)."""
         k = (self.t_lo <= t1) & (self.t_hi >= t0)
         lo = min(float(np.min(self.d_lo[k], initial=math.inf)), self.reach_m)
         hi = float(np.min(self.d_hi[k], initial=math.inf))
+        return lo, hi
+
+    def reported_bounds(self, t0: float, t1: float) -> tuple[float, float]:
+        """Bounds on SPEC's min_distance_m (buffers taken off) over [t0, t1]."""
+        lo, hi = self.centre_bounds(t0, t1)
         return max(0.0, lo - self.buffers_m), max(0.0, hi - self.buffers_m)
+
+
+def distance_to_route_lower(
+    m: Movement, lon: float, lat: float, spacing_m: float, window: Interval
+) -> float:
+    """A lower bound on the distance from (lon, lat) to where m may be during plan times
+    inside `window` (inf when the plan misses the window)."""
+    s = sample_movement(m, spacing_m, window)
+    if s is None:
+        return math.inf
+    d = geod_distance(s.lon, s.lat, lon, lat)
+    return float(np.min(d - s.rho))
 
 
 def merge(lo: np.ndarray, hi: np.ndarray) -> list[Interval]:
@@ -371,12 +388,12 @@ def movement_area(
     spacing_m: float,
     window: Interval | None = None,
 ) -> Truth:
-    """Reference truth for a movement and another party's site or restricted zone."""
+    """Reference truth for a movement and another party's site or zone: for a restricted
+    zone when they conflict, for a corridor or ceasefire when the movement crosses it
+    (same rule: the movement may touch it, bands overlapping)."""
     is_zone = isinstance(area, Zone)
     buffers = m.buffer_m + area.buffer_m
     if is_zone:
-        if area.zone_type is not ZoneType.RESTRICTED:
-            raise ValueError("only restricted zones conflict")
         threshold = buffers  # touching counts; SPEC's 1 mm tolerance makes <= and < agree
         blocked = vertical_gap_m(m, area) > 0
     else:

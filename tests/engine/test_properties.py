@@ -10,6 +10,7 @@ module fails if they are not rare.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -26,6 +27,7 @@ from deconflict.model import (
     DeclarationKey,
     Movement,
     Policy,
+    Site,
     Zone,
     ZoneType,
 )
@@ -73,14 +75,12 @@ def contained(inner: tuple[float, float], outer: Sequence[tuple[float, float]], 
     return any(o0 - eps <= inner[0] and inner[1] <= o1 + eps for o0, o1 in outer)
 
 
-def check_pair(truth: ref.Truth, found: list[Conflict], what: str) -> None:
-    """The engine's conflicts for one pair against the reference's bounds."""
+def check_intervals(truth: ref.Truth, intervals: list[tuple[float, float]], what: str) -> None:
+    """Engine intervals for one pair: sorted, disjoint, holding every time the reference
+    proves and none it rules out."""
     STATS["pairs"] += 1
-    found = sorted(found, key=lambda c: c.start_s)
-    intervals = [(c.start_s, c.end_s) for c in found]
-    for c in found:
-        assert c.start_s <= c.end_s, (what, c)
-        assert c.min_distance_m >= 0, (what, c)
+    for s, e in intervals:
+        assert s <= e, (what, intervals)
     for (_, e0), (s1, _) in zip(intervals, intervals[1:], strict=False):
         assert e0 < s1, f"{what}: intervals not maximal/disjoint: {intervals}"
     sure, maybe = truth.sure(), truth.maybe()
@@ -96,12 +96,38 @@ def check_pair(truth: ref.Truth, found: list[Conflict], what: str) -> None:
         event("undecided pair (too close to the threshold to call)")
     elif decided:
         STATS["conflicting"] += 1
+
+
+def check_pair(truth: ref.Truth, found: list[Conflict], what: str) -> None:
+    """The engine's conflicts for one pair against the reference's bounds."""
+    found = sorted(found, key=lambda c: c.start_s)
+    check_intervals(truth, [(c.start_s, c.end_s) for c in found], what)
     for c in found:
+        assert c.min_distance_m >= 0, (what, c)
         lo, hi = truth.reported_bounds(c.start_s - EPS_T, c.end_s + EPS_T)
         slack = MIN_DIST_REL * hi + ref.GEO_REL * (hi + truth.buffers_m) + ref.TOL_M
         assert lo - slack <= c.min_distance_m <= hi + slack, (
             f"{what}: min_distance_m {c.min_distance_m} outside reference [{lo}, {hi}]")
         assert c.min_distance_m < truth.threshold_m - truth.buffers_m + truth.tol_m, (what, c)
+
+
+def check_at(truth: ref.Truth, c: Conflict, movements: Sequence[Movement], spacing: float,
+             area: Site | Zone | None = None) -> None:
+    """`at` is the midpoint of the closest approach: no farther than half the least centre
+    distance from where each side may be during the conflict."""
+    _, centre = truth.centre_bounds(c.start_s - EPS_T, c.end_s + EPS_T)
+    if not math.isfinite(centre):
+        return
+    half = max(0.0, centre) / 2 + ref.GEO_REL * truth.threshold_m + ref.TOL_M
+    lon, lat = c.at
+    for m in movements:
+        u = m.time_uncertainty_s
+        near = ref.distance_to_route_lower(m, lon, lat, spacing,
+                                           (c.start_s - u - EPS_T, c.end_s + u + EPS_T))
+        assert near <= half, f"{c}: `at` is {near} m from {m.id}'s route, above {half}"
+    if area is not None:
+        d = float(ref.signed_distance_to_area(area.geometry, np.array([lon]), np.array([lat]))[0])
+        assert d <= half, f"{c}: `at` is {d} m from {area.id}, above {half}"
 
 
 def resolve(compute, spacing: float) -> ref.Truth:  # type: ignore[no-untyped-def]
@@ -145,6 +171,8 @@ def test_spec_3_movement_conflicts_match_the_reference(
             truth = resolve(
                 lambda s, w, a=a, b=b: ref.movement_pair(a, b, policy, s, w), spacing)
             check_pair(truth, got.get(key, []), f"{key}")
+            for c in got.get(key, []):
+                check_at(truth, c, (a, b), spacing)
             expected_pairs.add(key)
     assert set(got) <= expected_pairs
 
@@ -169,13 +197,14 @@ def area_theatres(draw: st.DrawFn) -> tuple[Policy, list[Declaration]]:
 @settings(max_examples=examples(0.6), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(area_theatres())
-def test_spec_3_site_and_restricted_zone_conflicts_match_the_reference(
+def test_spec_3_site_zone_conflicts_and_crossings_match_the_reference(
     theatre: tuple[Policy, list[Declaration]],
 ) -> None:
     policy, decls = theatre
     eng = Engine(policy=policy)
     eng.add_many(decls)
     got = by_pair(eng.all_conflicts())
+    crossings = eng.all_crossings()
     spacing = spacing_for(decls)
     expected = set()
     for m in decls:
@@ -184,12 +213,19 @@ def test_spec_3_site_and_restricted_zone_conflicts_match_the_reference(
         for area in decls:
             if isinstance(area, Movement) or area.party == m.party:
                 continue
-            if isinstance(area, Zone) and area.zone_type is not ZoneType.RESTRICTED:
-                continue
             key = pair_key(m, area)
             truth = resolve(
                 lambda s, w, m=m, area=area: ref.movement_area(m, area, policy, s, w), spacing)
+            if isinstance(area, Zone) and area.zone_type is not ZoneType.RESTRICTED:
+                assert key not in got, "corridors and ceasefires raise no conflict"
+                passes = sorted((x.start_s, x.end_s) for x in crossings
+                                if (x.zone_party, x.zone, x.movement_party, x.movement)
+                                == (area.party, area.id, m.party, m.id))
+                check_intervals(truth, passes, f"crossing {key}")
+                continue
             check_pair(truth, got.get(key, []), f"{key}")
+            for c in got.get(key, []):
+                check_at(truth, c, (m,), spacing, area)
             expected.add(key)
     movement_pairs = {
         pair_key(a, b) for a in decls for b in decls
