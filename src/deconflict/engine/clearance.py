@@ -16,7 +16,6 @@ from deconflict.model.clearance import (
     FINAL_STATES,
     HOUR_S,
     OPERATOR,
-    PENDING_STATES,
     Clearance,
     ClearanceState,
     NoticePolicy,
@@ -70,13 +69,10 @@ def _iso(t_s: float) -> str:
 def _move(
     c: Clearance, to: ClearanceState, by: str, at_s: float, reason: str, sig: bytes | None
 ) -> Clearance:
-    if to not in LEGAL_TRANSITIONS.get(c.state, frozenset()):
-        raise InvalidTransition(
-            f"This {c.kind} is {c.state} and cannot become {to}; "
-            f"from {c.state} it may only become "
-            + (", ".join(sorted(LEGAL_TRANSITIONS.get(c.state, ()))) or "nothing else")
-            + "."
-        )
+    allowed = LEGAL_TRANSITIONS.get(c.state, frozenset())
+    if to not in allowed:
+        then = f"it may only become {', '.join(sorted(allowed))}" if allowed else "that is final"
+        raise InvalidTransition(f"This {c.kind} is {c.state} and cannot become {to}; {then}.")
     step = Transition(c.state, to, by, at_s, reason, sig)
     return replace(c, state=to, history=c.history + (step,))
 
@@ -188,9 +184,9 @@ def expire_due(c: Clearance, now_s: float) -> Clearance:
 
     - a notified party whose deadline passed unanswered is escalated to the operator (the
       state does not change: silence is neither acknowledgement nor objection);
-    - not cleared by `pending_until_s` (a movement's start, or its last deadline if later;
-      a site or zone's end of validity): expired;
-    - cleared but never activated by the plan's end: expired;
+    - still submitted or notified at `pending_until_s` (a movement's start, or its last
+      deadline if later but not past its end; a site or zone's end of validity): expired;
+    - cleared or objected but never activated by the plan's end: expired;
     - active and not completed `active_grace_s` after the plan's end: expired.
 
     Transitions are stamped with the moment they fell due, so the history does not depend
@@ -208,10 +204,10 @@ def expire_due(c: Clearance, now_s: float) -> Clearance:
         )
         if due:
             c = replace(c, escalated=c.escalated + tuple(p for _, p in due))
-    if c.state in PENDING_STATES:
+    if c.state in (S.SUBMITTED, S.NOTIFIED):
         due_s, why = c.pending_until_s, f"not cleared by {_iso(c.pending_until_s)}"
-    elif c.state is S.CLEARED:
-        due_s, why = c.plan_end_s, "cleared but not activated before its planned end"
+    elif c.state in (S.CLEARED, S.OBJECTED):
+        due_s, why = c.plan_end_s, f"{c.state} but not activated before its planned end"
     else:
         due_s, why = c.active_until_s, "still active long after its planned end"
     if now_s >= due_s:

@@ -41,11 +41,6 @@ FINAL_STATES = frozenset(
 )
 """States a clearance never leaves."""
 
-PENDING_STATES = frozenset(
-    {ClearanceState.SUBMITTED, ClearanceState.NOTIFIED, ClearanceState.OBJECTED}
-)
-"""States in which the declaration is not (or not yet) cleared."""
-
 
 class ResponseKind(StrEnum):
     """A notified party's answer."""
@@ -145,7 +140,7 @@ class Clearance:
     late: bool
     """Submitted with less than `notice_s` before `plan_start_s`: accepted, but flagged."""
     pending_until_s: float
-    """If still not cleared at this moment (epoch seconds), it expires."""
+    """If still submitted or notified at this moment (epoch seconds), it expires."""
     active_until_s: float
     """If still active at this moment (epoch seconds), it expires; inf for open-ended."""
     notifications: tuple[Notification, ...] = ()
