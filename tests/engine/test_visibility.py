@@ -103,6 +103,7 @@ def test_spec_4_uncertainty_widens_the_portion() -> None:
     blue = patrol(uncertainty_s=300.0)
     (c,) = conflicts(blue, crossing("r1", 35.5, T0 + 5 * STEP_S))
     (part,) = visible_to(blue, [c], RED, margin_s=0.0).parts
+    assert isinstance(part, Movement)
     assert part.times_s[0] == c.start_s - 300.0 and part.times_s[-1] == c.end_s + 300.0
 
 
@@ -113,7 +114,7 @@ def test_spec_4_separate_conflicts_give_separate_portions() -> None:
     )
     parts = visible_to(blue, found, RED).parts
     assert len(found) == 2 and len(parts) == 2
-    assert parts[0].end_s < parts[1].start_s  # type: ignore[union-attr]
+    assert parts[0].end_s < parts[1].start_s
     merged = visible_to(blue, found, RED, margin_s=4 * STEP_S).parts
     assert len(merged) == 1
 
@@ -128,6 +129,7 @@ def test_spec_4_conflicting_site_is_seen_by_its_geometry_only() -> None:
     assert site.properties == {} and not seen.whole
     # And red sees of the patrol only where it passes its hospital.
     (part,) = visible_to(blue, found, RED).parts
+    assert isinstance(part, Movement)
     assert all(abs(lon - 35.3) < 0.05 for lon, _ in part.positions)
 
 
