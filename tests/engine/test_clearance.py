@@ -162,7 +162,8 @@ def test_spec_4_late_submission_still_gives_the_floor_to_answer() -> None:
     c = notified(now_s=T0 - 0.5 * H)
     assert c.late and c.notifications[0].deadline_s == T0 + 0.5 * H
     assert c.pending_until_s == T0 + 0.5 * H
-    assert respond(c, "red", "acknowledge", "", T0 + 0.25 * H).state is S.NOTIFIED
+    assert respond(c, "red", "acknowledge", "", T0 + 0.5 * H).state is S.NOTIFIED
+    assert expire_due(c, T0 + 0.5 * H + 1).state is S.EXPIRED
 
 
 def test_spec_4_cleared_then_active_then_completed_by_the_owner() -> None:
@@ -187,11 +188,12 @@ def test_spec_4_going_ahead_despite_an_objection_is_on_the_record() -> None:
 
 def test_spec_4_time_passing_expires_what_was_never_used() -> None:
     cleared = clear_of(east("blue", "b1"))
-    assert expire_due(cleared, T0 + H - 1).state is S.CLEARED
-    assert expire_due(cleared, T0 + H).state is S.EXPIRED
+    assert expire_due(cleared, T0 + H).state is S.CLEARED
+    assert activate(cleared, "blue", T0 + H).state is S.ACTIVE  # at its end: still in time
+    assert expire_due(cleared, T0 + H + 1).state is S.EXPIRED
     active = activate(cleared, "blue", T0)
-    assert expire_due(active, T0 + 6 * H).state is S.ACTIVE
-    assert expire_due(active, T0 + 7 * H).history[-1].at_s == T0 + 7 * H
+    assert expire_due(active, T0 + 7 * H).state is S.ACTIVE
+    assert expire_due(active, T0 + 8 * H).history[-1].at_s == T0 + 7 * H
 
 
 def test_spec_4_withdraw_is_for_the_owner_only() -> None:

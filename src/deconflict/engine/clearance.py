@@ -99,8 +99,7 @@ def _notify(
         else:
             raise ValueError("a conflict passed to submit does not involve the declaration")
         if other != decl.party:  # never the owner itself
-            reasons, ids = out.setdefault(other, ([NoticeReason.CONFLICT], set()))
-            ids.add(other_id)
+            out.setdefault(other, ([NoticeReason.CONFLICT], set()))[1].add(other_id)
     if owner.kind is PartyKind.HUMANITARIAN:
         for p in registry.values():
             if p.kind is PartyKind.FORCE and p.name != decl.party:
@@ -184,10 +183,10 @@ def expire_due(c: Clearance, now_s: float) -> Clearance:
 
     - a notified party whose deadline passed unanswered is escalated to the operator (the
       state does not change: silence is neither acknowledgement nor objection);
-    - still submitted or notified at `pending_until_s` (a movement's start, or its last
+    - still submitted or notified after `pending_until_s` (a movement's start, or its last
       deadline if later but not past its end; a site or zone's end of validity): expired;
-    - cleared or objected but never activated by the plan's end: expired;
-    - active and not completed `active_grace_s` after the plan's end: expired.
+    - cleared or objected but not activated by the plan's end: expired after it;
+    - active and not completed within `active_grace_s` of the plan's end: expired after.
 
     Transitions are stamped with the moment they fell due, so the history does not depend
     on how often this is called.
@@ -210,7 +209,7 @@ def expire_due(c: Clearance, now_s: float) -> Clearance:
         due_s, why = c.plan_end_s, f"{c.state} but not activated before its planned end"
     else:
         due_s, why = c.active_until_s, "still active long after its planned end"
-    if now_s >= due_s:
+    if now_s > due_s:  # deadlines and plan times are inclusive
         c = _move(c, S.EXPIRED, OPERATOR, max(due_s, c.history[-1].at_s), why, None)
     return c
 

@@ -140,9 +140,9 @@ class Clearance:
     late: bool
     """Submitted with less than `notice_s` before `plan_start_s`: accepted, but flagged."""
     pending_until_s: float
-    """If still submitted or notified at this moment (epoch seconds), it expires."""
+    """If still submitted or notified after this moment (epoch seconds), it expires."""
     active_until_s: float
-    """If still active at this moment (epoch seconds), it expires; inf for open-ended."""
+    """If still active after this moment (epoch seconds), it expires; inf for open-ended."""
     notifications: tuple[Notification, ...] = ()
     """Who was notified, sorted by party name."""
     responses: tuple[Response, ...] = ()
