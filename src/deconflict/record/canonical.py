@@ -16,8 +16,10 @@ recompute it:
   decimal when the decimal exponent n (value = 0.d1d2… × 10^n) is in -6 < n <= 21,
   otherwise `d.ddde±x`. So `1.0` and `1` are both `1`, `-0.0` is `0`, `1e21` is `1e+21`,
   `1e-7` is `1e-7` and `0.000001` is `0.000001`;
-- integers must lie within ±(2^53 - 1), where every JSON reader holds them exactly; NaN
-  and ±Infinity are refused.
+- a Python int must lie within ±(2^53 - 1), where every JSON reader holds it exactly
+  (an identifier beyond that would be silently changed: send it as a string); a float of
+  any finite size is fine, and its plain digits are read back as that float; NaN and
+  ±Infinity are refused.
 """
 
 from __future__ import annotations
@@ -63,7 +65,10 @@ def parse_canonical(data: bytes) -> JSONValue:
         raise NotCanonical("the bytes are not UTF-8; canonical JSON is UTF-8.") from None
     try:
         value: JSONValue = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_int=_read_integer,
         )
     except json.JSONDecodeError as exc:
         raise NotCanonical(f"the bytes are not JSON ({exc.msg} at character {exc.pos}).") from None
@@ -188,6 +193,13 @@ def _no_duplicates(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:
             raise NotCanonical(f"the object key {key!r} appears twice; keys must be unique.")
         result[key] = item
     return result
+
+
+def _read_integer(digits: str) -> int | float:
+    # An integral double of 2^53 or more is written in plain digits; read it back as the
+    # double it is, as every IEEE 754 reader does (the canonical check then holds).
+    n = int(digits)
+    return n if -MAX_SAFE_INTEGER <= n <= MAX_SAFE_INTEGER else float(digits)
 
 
 def _no_constant(name: str) -> JSONValue:
