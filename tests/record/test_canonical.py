@@ -21,7 +21,7 @@ from .vectors import RFC8785_NUMBERS
 
 
 def test_spec_6_canonical_json_sorts_keys_and_drops_spaces() -> None:
-    value = {"b": [1, 2.5, None, True, False], "a": {"z": "x", "y": []}, "é": "ü\n"}
+    value: JSONValue = {"b": [1, 2.5, None, True, False], "a": {"z": "x", "y": []}, "é": "ü\n"}
     assert canonical_json(value) == (
         '{"a":{"y":[],"z":"x"},"b":[1,2.5,null,true,false],"é":"ü\\n"}'.encode()
     )
@@ -49,7 +49,7 @@ def test_keys_sort_by_utf16_code_units_as_rfc_8785() -> None:
 
 
 def test_only_quotes_backslashes_and_controls_are_escaped() -> None:
-    assert canonical_json("a\"b\\c\x01\x1f\u2028\u007f/é") == (
+    assert canonical_json('a"b\\c\x01\x1f\u2028\u007f/é') == (
         '"a\\"b\\\\c\\u0001\\u001f\u2028\u007f/é"'.encode()
     )
 

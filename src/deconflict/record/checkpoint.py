@@ -176,9 +176,7 @@ def verify_checkpoint(
         )
     verified = verify_note(parsed, [log, *witness_list])
     if origin is not None and checkpoint.origin != origin:
-        raise BadSignature(
-            f"the checkpoint is for the log {checkpoint.origin!r}, not {origin!r}."
-        )
+        raise BadSignature(f"the checkpoint is for the log {checkpoint.origin!r}, not {origin!r}.")
     cosigned = tuple(v for v in verified.signed_by if v != log and v in witness_list)
     if len(cosigned) < quorum:
         raise BadSignature(

@@ -177,9 +177,7 @@ def cosign_note(note: str | bytes, signer: NoteSigner) -> str:
     """Add `signer`'s line after every line already there (replacing only its own)."""
     parsed = parse_note(note)
     own = _signature(parsed.text, signer)
-    kept = tuple(
-        s for s in parsed.signatures if (s.name, s.key_hash) != (own.name, own.key_hash)
-    )
+    kept = tuple(s for s in parsed.signatures if (s.name, s.key_hash) != (own.name, own.key_hash))
     return str(Note(parsed.text, (*kept, own)))
 
 
