@@ -39,8 +39,8 @@ def brute_force_query(eng: Engine, m) -> int:  # type: ignore[no-untyped-def]
     vectorised over the stored ones), then the same exact refinement."""
     seg = build_segments([m])
     lo, hi = seg.boxes(np.full(len(seg), POLICY.horizontal_m / 2), np.zeros(len(seg)))
-    slo, shi = eng._seg["lo"].view, eng._seg["hi"].view
-    slot = eng._seg["slot"].view
+    slo, shi = eng._store.col("lo"), eng._store.col("hi")
+    slot = eng._store.slots
     party = eng._party.view[slot]
     me = eng._parties.get(m.party, -1)
     qs, cs = [], []
@@ -51,7 +51,7 @@ def brute_force_query(eng: Engine, m) -> int:  # type: ignore[no-untyped-def]
     q = np.concatenate(qs)
     c = np.concatenate(cs)
     side_a = Side(seg.p0[q], seg.p1[q], seg.t[q], seg.ll[q], np.zeros(q.size))
-    res = refine(side_a, eng._side(c), np.full(q.size, POLICY.horizontal_m))
+    res = refine(side_a, eng._store.side(c, np.zeros(c.size)), np.full(q.size, POLICY.horizontal_m))
     return len({int(slot[c[k]]) for k in res.index})
 
 
@@ -81,7 +81,7 @@ def bench_query(n: int, queries: int, baseline_queries: int) -> dict[str, float]
     assert found[:baseline_queries] == base_found, (found, base_found)
     return {
         "n": n,
-        "segments": eng._seg["slot"].size,
+        "segments": eng._store.rows,
         "build_s": build_s,
         "index_mb": index_mb,
         "query_ms": 1e3 * statistics.median(times),
@@ -114,8 +114,8 @@ def brute_all(n: int, side_km: float) -> float:
     eng = Engine(POLICY)
     eng.add_many(decls)
     t = time.perf_counter()
-    lo, hi = eng._seg["lo"].view, eng._seg["hi"].view
-    slot = eng._seg["slot"].view
+    lo, hi = eng._store.col("lo"), eng._store.col("hi")
+    slot = eng._store.slots
     party = eng._party.view[slot]
     found = 0
     for i in range(lo.shape[0]):
@@ -130,7 +130,9 @@ def brute_all(n: int, side_km: float) -> float:
         if j.size:
             ii = np.full(j.size, i)
             found += refine(
-                eng._side(ii), eng._side(j), np.full(j.size, POLICY.horizontal_m)
+                eng._store.side(ii, np.zeros(j.size)),
+                eng._store.side(j, np.zeros(j.size)),
+                np.full(j.size, POLICY.horizontal_m),
             ).index.size
     return time.perf_counter() - t
 

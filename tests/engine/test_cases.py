@@ -332,9 +332,6 @@ def test_spec_3_altitude_bands_clear_vertically(band: tuple[float, float], confl
         assert_conflict(only(got), 500 - 50 * math.sqrt(2), 500 + 50 * math.sqrt(2), 0.0, at=X)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: vertical gap compared without SPEC's 1 mm tolerance; 512.3 - 212.3 is "
-    "299.99999999999994 in floating point, so a gap of exactly V reads as a conflict"))
 def test_spec_3_vertical_gap_of_exactly_V_meets_V_despite_rounding() -> None:
     """Bands 0-212.3 m and 512.3-600 m are exactly 300 m apart as declared; V = 300 is
     met (SPEC: "within V" is strict, and separations within 1 mm count as meeting it)."""

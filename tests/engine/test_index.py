@@ -37,9 +37,9 @@ def test_compaction_after_many_removals_keeps_answers() -> None:
         eng.remove(d.key)
     # Once the dead segments outnumbered the live ones the store was rebuilt: it holds
     # fewer rows than were ever added, and the live ones plus those removed since.
-    stored = eng._seg["slot"].size
+    stored = eng._store.rows
     assert stored < 900 * 20
-    assert stored == 200 * 20 + eng._dead_segments
+    assert stored == 200 * 20 + eng._store.dead
     fresh = Engine(Policy())
     fresh.add_many(decls[700:])
     got = sorted(map(_key, eng.all_conflicts()))
