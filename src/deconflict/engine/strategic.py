@@ -18,6 +18,7 @@ from deconflict.engine.areas import AreaEntry, make_area, near_times
 from deconflict.engine.arrays import Column
 from deconflict.engine.merge import Findings, merge
 from deconflict.engine.pairs import TOLERANCE_M, Side, refine
+from deconflict.engine.results import Lookup, to_conflicts, to_crossings
 from deconflict.engine.segments import SegmentBatch, build_segments
 from deconflict.engine.store import SegmentStore
 from deconflict.errors import AlreadyExists, NotFound
@@ -163,7 +164,7 @@ class Engine:
             )
         else:
             findings = self._area_findings(decl, unit, crossings=False)
-        return self._conflicts(merge(findings), decl)
+        return to_conflicts(merge(findings), self._lookup(decl))
 
     def crossings_of(self, target: Declaration | DeclarationKey) -> list[Crossing]:
         """Corridor and ceasefire zones the movement passes through, or movements that pass
@@ -175,7 +176,7 @@ class Engine:
             findings = self._area_findings(decl, unit, crossings=True)
         else:
             return []
-        return self._crossings(merge(findings), decl)
+        return to_crossings(merge(findings), self._lookup(decl))
 
     def all_conflicts(self) -> list[Conflict]:
         """Every conflict among the indexed declarations."""
@@ -183,7 +184,7 @@ class Engine:
         for area in list(self._areas.values()):
             unit = self._unit(area.slot)
             parts.append(self._area_findings(area.decl, unit, crossings=False, entry=area))
-        return self._conflicts(merge(Findings.concat(parts)), None)
+        return to_conflicts(merge(Findings.concat(parts)), self._lookup(None))
 
     def all_crossings(self) -> list[Crossing]:
         """Every movement passing through a corridor or ceasefire zone of the index."""
@@ -193,7 +194,7 @@ class Engine:
             if isinstance(decl, Zone) and decl.zone_type is not ZoneType.RESTRICTED:
                 unit = self._unit(area.slot)
                 parts.append(self._area_findings(decl, unit, crossings=True, entry=area))
-        return self._crossings(merge(Findings.concat(parts)), None)
+        return to_crossings(merge(Findings.concat(parts)), self._lookup(None))
 
     # -- units and filters -------------------------------------------------------------
 
@@ -224,6 +225,16 @@ class Engine:
             target.alt_min_m,
             target.alt_max_m,
         )
+
+    def _lookup(self, external: Declaration | None) -> Lookup:
+        """Slot -> declaration, where a negative slot is the one being checked."""
+
+        def lookup(slot: int) -> Declaration:
+            decl = external if slot < 0 else self._decls[slot]
+            assert decl is not None
+            return decl
+
+        return lookup
 
     def _query_segments(self, decl: Movement, unit: _Unit) -> SegmentBatch:
         if unit.slot >= 0:
@@ -450,53 +461,3 @@ class Engine:
         area_slot = np.full(r.size, area_unit.slot)
         a, b = (area_slot, mov_slot[r]) if area_first else (mov_slot[r], area_slot)
         return Findings(a[ok], b[ok], start[ok], end[ok], dist[ok], hits.at[ok])
-
-    # -- results -----------------------------------------------------------------------
-
-    def _decl_of(self, slot: int, external: Declaration | None) -> Declaration:
-        decl = external if slot < 0 else self._decls[slot]
-        assert decl is not None
-        return decl
-
-    def _conflicts(self, f: Findings, external: Declaration | None) -> list[Conflict]:
-        out = []
-        for k in range(f.a.size):
-            da = self._decl_of(int(f.a[k]), external)
-            db = self._decl_of(int(f.b[k]), external)
-            if (db.party, db.id) < (da.party, da.id):
-                da, db = db, da
-            out.append(
-                Conflict(
-                    a=da.id,
-                    b=db.id,
-                    party_a=da.party,
-                    party_b=db.party,
-                    start_s=float(f.start[k]),
-                    end_s=float(f.end[k]),
-                    min_distance_m=float(f.distance_m[k]),
-                    at=(float(f.at[k, 0]), float(f.at[k, 1])),
-                )
-            )
-        out.sort(key=lambda c: (c.start_s, c.party_a, c.a, c.party_b, c.b))
-        return out
-
-    def _crossings(self, f: Findings, external: Declaration | None) -> list[Crossing]:
-        out = []
-        for k in range(f.a.size):
-            d1 = self._decl_of(int(f.a[k]), external)
-            d2 = self._decl_of(int(f.b[k]), external)
-            zone, mov = (d1, d2) if isinstance(d1, Zone) else (d2, d1)
-            assert isinstance(zone, Zone)
-            out.append(
-                Crossing(
-                    zone=zone.id,
-                    zone_party=zone.party,
-                    zone_type=zone.zone_type,
-                    movement=mov.id,
-                    movement_party=mov.party,
-                    start_s=float(f.start[k]),
-                    end_s=float(f.end[k]),
-                )
-            )
-        out.sort(key=lambda c: (c.start_s, c.zone_party, c.zone, c.movement_party, c.movement))
-        return out
