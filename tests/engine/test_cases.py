@@ -495,6 +495,24 @@ def test_spec_3_restricted_zone_avoided_by_a_metre() -> None:
     assert engine(restricted(), clear).all_conflicts() == []
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "engine bug: areas.py buffers the zone by the reach with shapely; GEOS returns an EMPTY "
+    "polygon for a distance of 1e-50 m, and the engine falls back to a single instant"))
+def test_spec_3_a_vanishing_zone_buffer_keeps_the_whole_interval() -> None:
+    """A unit parked inside a restricted zone (a triangle about 500 m across, 150 m from
+    the unit to each edge) for 100 s conflicts for those 100 s whatever the zone's buffer;
+    a buffer of 1e-50 m is as good as 0. Found by hypothesis; geometry as it found it."""
+    unit = (1.6515985672261309, 0.0)
+    triangle = shapely.Polygon([
+        (1.6492646756557316, -0.0013565542151953538), (1.65393245879653, -0.0013565542151953514),
+        (1.6515985672261309, 0.002713108431130784),
+    ])
+    inside = stay("b", "blue", unit, 0, 100)
+    for buffer_m in (0.0, 1e-50):
+        zone = Zone(id="z", party="red", geometry=triangle, buffer_m=buffer_m)
+        assert_conflict(only(engine(zone, inside).all_conflicts()), 0, 100, 0.0)
+
+
 def test_spec_3_restricted_zone_buffer_of_the_zone_counts() -> None:
     """The zone's own buffer_m (300 m) extends it: a unit stationary 200 m south of the
     edge conflicts; 400 m south does not."""
