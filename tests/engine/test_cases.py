@@ -495,9 +495,6 @@ def test_spec_3_restricted_zone_avoided_by_a_metre() -> None:
     assert engine(restricted(), clear).all_conflicts() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: areas.py buffers the zone by the reach with shapely; GEOS returns an EMPTY "
-    "polygon for a distance of 1e-50 m, and the engine falls back to a single instant"))
 def test_spec_3_a_vanishing_zone_buffer_keeps_the_whole_interval() -> None:
     """A unit parked inside a restricted zone (a triangle about 500 m across, 150 m from
     the unit to each edge) for 100 s conflicts for those 100 s whatever the zone's buffer;
