@@ -25,7 +25,8 @@ class Findings:
     start: FloatArray
     end: FloatArray
     distance_m: FloatArray
-    """Least horizontal distance, buffers already subtracted, not below 0."""
+    """Least centre distance minus the buffers: negative where the buffers overlap. Kept
+    signed so that merging picks the true closest approach even when buffers cover it."""
     at: FloatArray
 
     @staticmethod

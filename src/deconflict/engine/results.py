@@ -30,7 +30,7 @@ def to_conflicts(f: Findings, lookup: Lookup) -> list[Conflict]:
                 party_b=db.party,
                 start_s=float(f.start[k]),
                 end_s=float(f.end[k]),
-                min_distance_m=float(f.distance_m[k]),
+                min_distance_m=max(0.0, float(f.distance_m[k])),
                 at=(float(f.at[k, 0]), float(f.at[k, 1])),
             )
         )

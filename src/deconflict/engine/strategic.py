@@ -339,7 +339,7 @@ class Engine:
                     slot_b[res.index],
                     res.start,
                     res.end,
-                    np.maximum(0.0, res.distance_m - buffers[res.index]),
+                    res.distance_m - buffers[res.index],
                     res.at,
                 )
             )
@@ -457,7 +457,7 @@ class Engine:
         start = np.maximum(hits.t_lo - mov_unc[r], valid_lo)
         end = np.minimum(hits.t_hi + mov_unc[r], valid_hi)
         ok = start <= end
-        dist = np.maximum(0.0, hits.distance_m - mov_buffer[r] - area_unit.buffer_m)
+        dist = hits.distance_m - mov_buffer[r] - area_unit.buffer_m
         area_slot = np.full(r.size, area_unit.slot)
         a, b = (area_slot, mov_slot[r]) if area_first else (mov_slot[r], area_slot)
         return Findings(a[ok], b[ok], start[ok], end[ok], dist[ok], hits.at[ok])
