@@ -82,10 +82,26 @@ def refine(a: Side, b: Side, reach_m: FloatArray) -> PairResult:
     # Intervals are found in the plane against a threshold shifted by the plane's own error
     # at the closest approach, so plane and ellipsoid agree on whether the pair conflicts.
     r = reach_m[near] - TOLERANCE_M + (d_plane[near] - d_geo)
-    start, end = _intervals(
-        w[near], da[near], db[near], a.t[near], b.t[near], a.u[near], b.u[near], s, r
-    )
+    plane = _Plane(w[near], da[near], db[near], a.t[near], b.t[near], a.u[near], b.u[near])
+    start, end = _intervals(plane, s, r)
     return PairResult(near, start, end, d_geo, np.stack([at_lon, at_lat], axis=1))
+
+
+@dataclass(frozen=True)
+class _Plane:
+    """Candidate pairs in their tangent planes, row-aligned: a at A0 + s1 da over ta, b at
+    B0 + s2 db over tb, w = A0 - B0, with time uncertainties ua and ub."""
+
+    w: FloatArray
+    da: FloatArray
+    db: FloatArray
+    ta: FloatArray
+    tb: FloatArray
+    ua: FloatArray
+    ub: FloatArray
+
+    def take(self, rows: npt.NDArray[np.int64]) -> _Plane:
+        return _Plane(*(getattr(self, f)[rows] for f in ("w", "da", "db", "ta", "tb", "ua", "ub")))
 
 
 def _empty() -> PairResult:
@@ -93,18 +109,9 @@ def _empty() -> PairResult:
     return PairResult(np.zeros(0, dtype=np.int64), z, z, z, np.zeros((0, 2)))
 
 
-def _intervals(
-    w: FloatArray,
-    da: FloatArray,
-    db: FloatArray,
-    ta: FloatArray,
-    tb: FloatArray,
-    ua: FloatArray,
-    ub: FloatArray,
-    s: FloatArray,
-    r: FloatArray,
-) -> tuple[FloatArray, FloatArray]:
+def _intervals(p: _Plane, s: FloatArray, r: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Conflict interval of each pair (all known to conflict at the argmin `s`)."""
+    w, da, db, ta, tb, ua, ub = p.w, p.da, p.db, p.ta, p.tb, p.ua, p.ub
     n = w.shape[0]
     start = np.empty(n)
     end = np.empty(n)
@@ -133,28 +140,17 @@ def _intervals(
         end[lin] = t_ref + t_out
     unc = np.flatnonzero(~certain)
     if unc.size:
-        lo, hi = _bisect_uncertain(
-            w[unc], da[unc], db[unc], ta[unc], tb[unc], ua[unc], ub[unc], s[unc], r[unc]
-        )
+        lo, hi = _bisect_uncertain(p.take(unc), s[unc], r[unc])
         start[unc] = lo
         end[unc] = hi
     return start, end
 
 
-def _bisect_uncertain(
-    w: FloatArray,
-    da: FloatArray,
-    db: FloatArray,
-    ta: FloatArray,
-    tb: FloatArray,
-    ua: FloatArray,
-    ub: FloatArray,
-    s: FloatArray,
-    r: FloatArray,
-) -> tuple[FloatArray, FloatArray]:
+def _bisect_uncertain(p: _Plane, s: FloatArray, r: FloatArray) -> tuple[FloatArray, FloatArray]:
     """With uncertainty, at time t unit a may be anywhere on its segment between
     t - ua and t + ua (likewise b); g(t) = least distance over that box of (s1, s2) is
     convex in t, so {t : g(t) < r} is an interval: bisect each end from the argmin."""
+    w, da, db, ta, tb, ua, ub = p.w, p.da, p.db, p.ta, p.tb, p.ua, p.ub
     dur_a = ta[:, 1] - ta[:, 0]
     dur_b = tb[:, 1] - tb[:, 0]
     pos_a = dur_a > _EPS_T
