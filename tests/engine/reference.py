@@ -253,6 +253,13 @@ def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
 # --- movement vs movement -------------------------------------------------------------
 
 _BLOCK = 32
+MAX_PAIRS = 4_000_000
+"""Candidate sample pairs per movement pair before the reference samples coarser (memory
+and time stay bounded; the bounds stay rigorous, only looser)."""
+
+
+class TooDense(Exception):
+    """Too many candidate pairs at this spacing: sample coarser."""
 
 
 def _blocks(s: Samples) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -281,6 +288,8 @@ def close_pairs(
     t_gap = np.maximum(t0a[:, None], t0b[None, :]) - np.minimum(t1a[:, None], t1b[None, :])
     near &= t_gap <= slack_s
     bi, bj = np.nonzero(near)
+    if len(bi) * _BLOCK**2 > MAX_PAIRS:
+        raise TooDense(len(bi) * _BLOCK**2)
     out_i, out_j, out_d = [], [], []
     off = np.arange(_BLOCK)
     # chunks keep memory bounded: each candidate block pair expands to _BLOCK**2 pairs
@@ -329,10 +338,15 @@ def movement_pair(
     if window is not None:
         wa = (window[0] - ua, window[1] + ua)
         wb = (window[0] - ub, window[1] + ub)
-    sa, sb = sample_movement(a, spacing_m, wa), sample_movement(b, spacing_m, wb)
-    if sa is None or sb is None:
-        return truth
-    i, j, d = close_pairs(sa, sb, ua + ub, reach)
+    while True:
+        sa, sb = sample_movement(a, spacing_m, wa), sample_movement(b, spacing_m, wb)
+        if sa is None or sb is None:
+            return truth
+        try:
+            i, j, d = close_pairs(sa, sb, ua + ub, reach)
+            break
+        except TooDense:
+            spacing_m *= 2
     t_lo = np.maximum(sa.lo[i] - ua, sb.lo[j] - ub)
     t_hi = np.minimum(sa.hi[i] + ua, sb.hi[j] + ub)
     if window is not None:
