@@ -19,8 +19,6 @@ from .reference import GEOD
 BASE_S = 1_598_342_400.0  # 2020-08-25T08:00:00Z
 PARTIES = ("blue", "green", "red")
 
-# Buffers are 0 or at least 1 cm: sub-atomic buffers (1e-50 m) trip a known engine bug
-# pinned by test_cases.py::test_spec_3_a_vanishing_zone_buffer_keeps_the_whole_interval.
 BANDS = ((0.0, 5.0), (0.0, 150.0), (400.0, 600.0), (1000.0, 1500.0))
 """Altitude bands whose gaps are far from V = 300 m either way (0, 250, 395, 400, 850...)."""
 V_M = 300.0
@@ -72,6 +70,10 @@ def movements(
         if step == "move":
             p = frame.point(*draw(offsets(frame)))
             _, _, d = GEOD.inv(*pos[-1], *p)
+            if 0 < d < 1e-5:
+                # sub-micrometre legs trip a known engine bug, pinned on its own by
+                # test_cases.py::test_spec_3_a_micrometre_creep_inside_an_area_still_occupies_it
+                p, d = pos[-1], 0.0
             speed = max(draw(st.floats(3.0, max_speed_mps)), d / 3600.0)
             t += max(d / speed, 1.0)  # never a jump: a new position always takes time
         elif step == "stay":  # stationary: repeated position, later time
@@ -82,7 +84,7 @@ def movements(
         pos.append(p)
         times.append(t)
     alt_min, alt_max = draw(st.sampled_from(BANDS))
-    buffer = draw(st.one_of(st.just(0.0), st.floats(0.01, 200.0)))
+    buffer = draw(st.one_of(st.just(0.0), st.floats(0.0, 200.0)))
     u = draw(st.one_of(st.just(0.0), st.floats(0.0, 600.0))) if uncertainty else 0.0
     return Movement(
         id=ident,
@@ -140,7 +142,7 @@ def sites(draw: st.DrawFn, frame: Frame, party: str, ident: str) -> Site:
         valid_to_s=end,
         alt_min_m=alt_min,
         alt_max_m=alt_max,
-        buffer_m=draw(st.one_of(st.just(0.0), st.floats(0.01, 200.0))),
+        buffer_m=draw(st.one_of(st.just(0.0), st.floats(0.0, 200.0))),
     )
 
 
@@ -162,6 +164,6 @@ def zones(
         valid_to_s=end,
         alt_min_m=alt_min,
         alt_max_m=alt_max,
-        buffer_m=draw(st.one_of(st.just(0.0), st.floats(0.01, 200.0))),
+        buffer_m=draw(st.one_of(st.just(0.0), st.floats(0.0, 200.0))),
         zone_type=zone_type or draw(st.sampled_from(list(ZoneType))),
     )
