@@ -455,10 +455,6 @@ def test_spec_3_site_polygon_with_a_hole_is_measured_from_the_hole() -> None:
     assert (c.start_s, c.end_s) == (T0, T0 + 60)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: a movement segment from about 1e-9 m to 1e-6 m long (coordinate noise on "
-    "a repeated waypoint) loses its occupancy against sites and zones: the conflict ends "
-    "at 1 s instead of 2 s (found by hypothesis)"))
 @pytest.mark.parametrize("kind", ["site", "restricted zone"])
 @pytest.mark.parametrize("creep_m", [1e-9, 1e-7])
 def test_spec_3_a_micrometre_creep_inside_an_area_still_occupies_it(

@@ -141,7 +141,9 @@ def near_times(
     if rows.size == 0:
         z = np.zeros(0)
         return AreaHits(np.zeros(0, dtype=np.int64), z, z, z, np.zeros((0, 2)))
-    vec = q1 - q0
+    # A leg under a micrometre (a repeated waypoint with coordinate noise) is a halt: it
+    # occupies one place for its whole duration, the same for every test below.
+    vec = np.where(point_like[:, None], 0.0, q1 - q0)
     len2 = np.einsum("ij,ij->i", vec, vec)
     if isinstance(area.shape, shapely.Point):
         piece_row, piece_a, piece_b = _point_pieces(q0, vec, len2, reach_m, rows)
