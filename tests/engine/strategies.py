@@ -70,10 +70,6 @@ def movements(
         if step == "move":
             p = frame.point(*draw(offsets(frame)))
             _, _, d = GEOD.inv(*pos[-1], *p)
-            if 0 < d < 1e-5:
-                # sub-micrometre legs trip a known engine bug, pinned on its own by
-                # test_cases.py::test_spec_3_a_micrometre_creep_inside_an_area_still_occupies_it
-                p, d = pos[-1], 0.0
             speed = max(draw(st.floats(3.0, max_speed_mps)), d / 3600.0)
             t += max(d / speed, 1.0)  # never a jump: a new position always takes time
         elif step == "stay":  # stationary: repeated position, later time
