@@ -185,6 +185,14 @@ def test_spec_2_polygon_must_not_cross_itself() -> None:
     )
 
 
+def test_spec_2_polygon_across_the_antimeridian_must_be_split() -> None:
+    # RFC 7946 3.1.9: read as lon/lat this ring would wrap 359.8 degrees round the Earth.
+    across = [[[179.9, 0.0], [-179.9, 0.0], [-179.9, 0.1], [179.9, 0.1], [179.9, 0.0]]]
+    assert_problem(
+        only_problem(collection(zone(coords=across))), 0, "z1", "antimeridian", "split"
+    )
+
+
 def test_spec_2_polygon_rings_are_closed() -> None:
     open_ring = [[[36.0, 35.0], [36.1, 35.0], [36.1, 35.1], [36.0, 35.1]]]
     assert_problem(only_problem(collection(zone(coords=open_ring))), 0, "z1", "not closed")

@@ -149,6 +149,14 @@ def polygon(value: object, limits: Limits) -> tuple[shapely.Polygon, list[float]
             "some rings of the polygon give altitudes and some do not; "
             "give them everywhere or nowhere"
         )
+    lons = [p[0] for p in rings[0]]
+    if max(lons) - min(lons) > 180.0:
+        # Written as lon/lat, such a ring goes the long way round the Earth; RFC 7946
+        # section 3.1.9 asks for areas crossing the antimeridian to be cut there.
+        raise RuleBroken(
+            f"the polygon spans {max(lons) - min(lons):g} degrees of longitude; an area that "
+            "crosses the antimeridian (longitude 180) must be split there into two polygons"
+        )
     shape = shapely.Polygon(rings[0], rings[1:])
     if not shapely.is_valid(shape):
         # shapely says "Self-intersection[x y]"; operators read "at lon lat" more easily.
