@@ -42,6 +42,9 @@ class SegmentStore:
         self.dead = 0
         """Rows that belong to removed declarations, not yet compacted away."""
         self._grid: HashGrid | None = None
+        self._sized_at = 0
+        """Rows when the cells were last chosen: they are chosen again, from the data, each
+        time the store has grown fourfold (geometric, so amortised O(1) per row)."""
         self.t_min = math.inf
         """Earliest time any box reaches (never shrinks on removal: only a bound)."""
         self.t_max = -math.inf
@@ -67,6 +70,7 @@ class SegmentStore:
         lo, hi = seg.boxes(margin_m, margin_s)
         if self._grid is None:
             self._grid = HashGrid(*self._cell_size(lo, hi))
+            self._sized_at = len(seg)
         start = self.rows
         values = {
             "p0": seg.p0,
@@ -84,6 +88,8 @@ class SegmentStore:
         for i, slot in enumerate(slots.tolist()):
             self._ranges[slot] = (start + int(bounds[i]), start + int(bounds[i + 1]))
         self._grid.insert(np.arange(start, start + len(seg)), lo, hi)
+        if self.rows > 4 * max(self._sized_at, 1000):
+            self._compact()
         if len(seg):
             self.t_min = min(self.t_min, float(lo[:, 3].min()))
             self.t_max = max(self.t_max, float(hi[:, 3].max()))
@@ -108,7 +114,7 @@ class SegmentStore:
             self._compact()
 
     def _compact(self) -> None:
-        """Drop dead rows and rebuild the grid."""
+        """Drop dead rows and rebuild the grid, with cells chosen again from the live rows."""
         live = sorted(self._ranges.items(), key=lambda kv: kv[1][0])
         keep = (
             np.concatenate([np.arange(a, b) for _, (a, b) in live])
@@ -125,9 +131,10 @@ class SegmentStore:
             self._ranges[slot] = (pos, pos + b - a)
             pos += b - a
         self.dead = 0
-        assert self._grid is not None
-        self._grid = HashGrid(float(self._grid.cell[0]), float(self._grid.cell[3]))
-        self._grid.insert(np.arange(keep.size), self.col("lo"), self.col("hi"))
+        lo, hi = self.col("lo"), self.col("hi")
+        self._grid = HashGrid(*self._cell_size(lo, hi))
+        self._sized_at = keep.size
+        self._grid.insert(np.arange(keep.size), lo, hi)
 
     def batch_of(self, slot: int) -> SegmentBatch:
         a, b = self._ranges[slot]
