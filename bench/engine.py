@@ -4,7 +4,8 @@ Prints tables: (1) one new 50-waypoint movement checked against an index of 100,
 movements of 20 segments (400 x 400 km, 7 days), against a brute-force numpy baseline
 that box-tests every stored segment; (2) all conflicts for 1k..100k movements, at fixed
 theatre and at constant density, against an O(n^2) baseline where it is affordable;
-(3) memory of the 100k index. Run: `make bench` or `.venv/bin/python bench/engine.py`.
+(3) memory of the 100k index; (4) 50,000 declarations added one at a time against a bulk
+load. Run: `make bench` or `.venv/bin/python bench/engine.py` (`--only incremental`).
 """
 
 from __future__ import annotations
@@ -137,10 +138,66 @@ def brute_all(n: int, side_km: float) -> float:
     return time.perf_counter() - t
 
 
+def bench_incremental(n: int) -> dict[str, float]:
+    """The service's path: declarations added one at a time from an empty index, beside a
+    bulk load of the same set (the baseline), and a query against each."""
+    decls = movements(n, seed=3)
+    eng = Engine(POLICY)
+    adds = []
+    for d in decls:
+        t = time.perf_counter()
+        eng.add(d)
+        adds.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    bulk = Engine(POLICY)
+    bulk.add_many(decls)
+    bulk_s = time.perf_counter() - t
+    probes = movements(20, seed=99, segments=49, parties=1, prefix="q")
+    for p in probes:
+        object.__setattr__(p, "party", "PROBE")
+    q_inc, q_bulk = [], []
+    for p in probes:
+        t = time.perf_counter()
+        a = eng.conflicts_of(p)
+        q_inc.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        b = bulk.conflicts_of(p)
+        q_bulk.append(time.perf_counter() - t)
+        assert [(c.a, c.b) for c in a] == [(c.a, c.b) for c in b]
+    return {
+        "n": n,
+        "add_us": 1e6 * statistics.median(adds),
+        "add_p99_us": 1e6 * float(np.quantile(adds, 0.99)),
+        "total_s": sum(adds),
+        "bulk_s": bulk_s,
+        "q_inc_ms": 1e3 * statistics.median(q_inc),
+        "q_bulk_ms": 1e3 * statistics.median(q_bulk),
+    }
+
+
+def print_incremental(n: int) -> None:
+    r = bench_incremental(n)
+    print("\n## Adding declarations one at a time (the service path)\n")
+    print(
+        "| movements | add median us | add p99 us | total s | bulk load s (baseline) "
+        "| query ms, incremental | query ms, bulk |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| {r['n']:,} | {r['add_us']:.0f} | {r['add_p99_us']:.0f} | {r['total_s']:.1f} "
+        f"| {r['bulk_s']:.1f} | {r['q_inc_ms']:.2f} | {r['q_bulk_ms']:.2f} |",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--only", choices=["incremental"], help="run one section only")
     args = ap.parse_args()
+    if args.only == "incremental":
+        print_incremental(10_000 if args.quick else 50_000)
+        return
     big = 10_000 if args.quick else 100_000
     print("# deconflict strategic engine benchmark")
     print(f"# numpy {np.__version__}, python {sys.version.split()[0]}, cores: 2\n")
@@ -175,6 +232,7 @@ def main() -> None:
                 f"| {res['conflicts']:,} | {1e3 * res['all_s'] / n:.2f} | {base} |",
                 flush=True,
             )
+    print_incremental(10_000 if args.quick else 50_000)
 
 
 if __name__ == "__main__":
