@@ -93,15 +93,15 @@ def make_area(slot: int, decl: Site | Zone) -> AreaEntry:
 
 @dataclass(frozen=True)
 class AreaHits:
-    """Per segment that comes within reach: time interval(s) of t1 (the unit's own plan
-    time) during which it is within reach, and its closest approach."""
+    """Stretches of segments within reach of one area, one row per stretch: when (in the
+    unit's own plan time) it is within reach, and its own closest approach."""
 
     row: IntArray
-    """Segment row (into the query arrays) of each interval."""
+    """Segment row (into the query arrays) the stretch lies on."""
     t_lo: FloatArray
     t_hi: FloatArray
     distance_m: FloatArray
-    """Least distance of that segment (within the allowed times) to the area, centre line."""
+    """Least distance of the stretch to the area, centre line, buffers not subtracted."""
     at: FloatArray
     """(n, 2) lon, lat of the midpoint of that closest approach."""
 

@@ -32,6 +32,3 @@ class Column:
     @property
     def view(self) -> npt.NDArray[Any]:
         return self._data[: self.size]
-
-    def nbytes(self) -> int:
-        return int(self._data.nbytes)

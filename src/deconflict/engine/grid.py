@@ -31,10 +31,6 @@ class HashGrid:
     def __init__(self, cell_m: float, cell_s: float) -> None:
         self.cell = np.array([cell_m, cell_m, cell_m, cell_s], dtype=np.float64)
         self._cells: dict[int, array[int]] = {}
-        self.entries = 0
-
-    def __len__(self) -> int:
-        return len(self._cells)
 
     def _cell_ranges(self, lo: FloatArray, hi: FloatArray) -> tuple[IntArray, IntArray]:
         ilo = np.floor(lo / self.cell).astype(np.int64)
@@ -76,7 +72,6 @@ class HashGrid:
             if bucket is None:
                 bucket = cells[key] = array("i")
             bucket.frombytes(chunk)
-        self.entries += int(keys.size)
 
     def candidates(self, lo: FloatArray, hi: FloatArray) -> tuple[IntArray, IntArray]:
         """(box index, item id) pairs for items sharing a cell with each query box.

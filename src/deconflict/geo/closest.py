@@ -10,6 +10,8 @@ Everything here is O(pairs) numpy work with no Python loop over pairs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -46,8 +48,11 @@ def _edge_min(
     return val, p0 + lam[:, None] * d
 
 
-def _interior(w: FloatArray, da: FloatArray, db: FloatArray) -> tuple[FloatArray, BoolArray]:
-    """Unconstrained stationary point of f, and whether it is unique."""
+def _interior(
+    w: FloatArray, da: FloatArray, db: FloatArray, feasible: Callable[[FloatArray], BoolArray]
+) -> tuple[FloatArray, FloatArray]:
+    """The unconstrained stationary point of f as a candidate: its squared distance where it
+    is unique and `feasible`, else inf; and the point."""
     aa = _dot(da, da)
     bb = _dot(db, db)
     ab = _dot(da, db)
@@ -56,19 +61,20 @@ def _interior(w: FloatArray, da: FloatArray, db: FloatArray) -> tuple[FloatArray
     det = aa * bb - ab * ab
     ok = det > 1e-12 * np.maximum(aa * bb, 1e-300)
     safe = np.where(ok, det, 1.0)
-    s1 = (-wa * bb + wb * ab) / safe
-    s2 = (wb * aa - wa * ab) / safe
-    return np.stack([s1, s2], axis=1), ok
+    s = np.stack([(-wa * bb + wb * ab) / safe, (wb * aa - wa * ab) / safe], axis=1)
+    v = w + s[:, :1] * da - s[:, 1:] * db
+    return np.where(ok & feasible(s), _dot(v, v), np.inf), s
 
 
-def _best(
+def _closest(
     cands: list[tuple[FloatArray, FloatArray]],
 ) -> tuple[FloatArray, FloatArray]:
+    """The best of the candidates: (distance, argmin)."""
     vals = np.stack([c[0] for c in cands])
     args = np.stack([c[1] for c in cands])
     k = np.argmin(vals, axis=0)
     idx = np.arange(vals.shape[1])
-    return vals[k, idx], args[k, idx]
+    return np.sqrt(vals[k, idx]), args[k, idx]
 
 
 def min_over_box(
@@ -84,23 +90,26 @@ def min_over_box(
     box is empty. Returns (distance, (n, 2) argmin)."""
     nonempty = (lo1 <= hi1) & (lo2 <= hi2)
     cands = []
-    for fixed, (a_lo, a_hi), (b_lo, b_hi) in (
-        (0, (lo1, lo1), (lo2, hi2)),
-        (1, (hi1, hi1), (lo2, hi2)),
-        (2, (lo1, hi1), (lo2, lo2)),
-        (3, (lo1, hi1), (hi2, hi2)),
+    for (a_lo, a_hi), (b_lo, b_hi) in (
+        ((lo1, lo1), (lo2, hi2)),
+        ((hi1, hi1), (lo2, hi2)),
+        ((lo1, hi1), (lo2, lo2)),
+        ((lo1, hi1), (hi2, hi2)),
     ):
-        del fixed
         p0 = np.stack([a_lo, b_lo], axis=1)
         p1 = np.stack([a_hi, b_hi], axis=1)
         cands.append(_edge_min(w, da, db, p0, p1, nonempty))
-    s, unique = _interior(w, da, db)
-    inside = unique & nonempty & (s[:, 0] >= lo1) & (s[:, 0] <= hi1)
-    inside &= (s[:, 1] >= lo2) & (s[:, 1] <= hi2)
-    v = w + s[:, :1] * da - s[:, 1:] * db
-    cands.append((np.where(inside, _dot(v, v), np.inf), s))
-    val, arg = _best(cands)
-    return np.sqrt(val), arg
+    cands.append(
+        _interior(
+            w,
+            da,
+            db,
+            lambda s: (
+                nonempty & (s[:, 0] >= lo1) & (s[:, 0] <= hi1) & (s[:, 1] >= lo2) & (s[:, 1] <= hi2)
+            ),
+        )
+    )
+    return _closest(cands)
 
 
 def min_over_band(
@@ -170,14 +179,18 @@ def min_over_band(
         s1c = np.clip(rhs / safe_a, 0.0, 1.0)
         ok_a = ~pos_b & pos_a & (rhs >= 0) & (rhs <= dur_a)
         cands.append(_edge_min(w, da, db, np.stack([s1c, zero], 1), np.stack([s1c, one], 1), ok_a))
-    s, unique = _interior(w, da, db)
-    gap = k + s[:, 0] * dur_a - s[:, 1] * dur_b
-    inside = unique & (s[:, 0] >= 0) & (s[:, 0] <= 1) & (s[:, 1] >= 0) & (s[:, 1] <= 1)
-    inside &= np.abs(gap) <= band
-    v = w + s[:, :1] * da - s[:, 1:] * db
-    cands.append((np.where(inside, _dot(v, v), np.inf), s))
-    val, arg = _best(cands)
-    return np.sqrt(val), arg
+    cands.append(
+        _interior(
+            w,
+            da,
+            db,
+            lambda s: (
+                np.all((s >= 0) & (s <= 1), axis=1)
+                & (np.abs(k + s[:, 0] * dur_a - s[:, 1] * dur_b) <= band)
+            ),
+        )
+    )
+    return _closest(cands)
 
 
 def roots_below(
