@@ -247,15 +247,23 @@ class Engine:
         keep &= slots != unit.exclude
         return keep
 
-    def _vertical_ok(self, unit: _Unit, slots: IntArray, touching: bool = False) -> BoolArray:
+    def _bands_ok(
+        self,
+        min_a: FloatArray | float,
+        max_a: FloatArray | float,
+        alt_b: FloatArray,
+        touching: bool = False,
+    ) -> BoolArray:
         """Bands within V of each other (SPEC 3), or, for restricted zones (`touching`),
-        overlapping bands with no margin."""
-        alt = self._alt.view[slots]
-        gap = np.maximum(unit.alt_min_m, alt[:, 0]) - np.minimum(unit.alt_max_m, alt[:, 1])
+        overlapping bands with no margin; both to the 1 mm tolerance."""
+        gap = np.maximum(min_a, alt_b[:, 0]) - np.minimum(max_a, alt_b[:, 1])
         ok: BoolArray = (
             gap <= TOLERANCE_M if touching else gap < self.policy.vertical_m - TOLERANCE_M
         )
         return ok
+
+    def _vertical_ok(self, unit: _Unit, slots: IntArray, touching: bool = False) -> BoolArray:
+        return self._bands_ok(unit.alt_min_m, unit.alt_max_m, self._alt.view[slots], touching)
 
     def _query_boxes(self, seg: SegmentBatch, unit: _Unit) -> tuple[FloatArray, FloatArray]:
         n = len(seg)
@@ -305,8 +313,7 @@ class Engine:
             keep = self._alive.view[si] & self._alive.view[sj]
             keep &= self._party.view[si] != self._party.view[sj]
             i, j, si, sj = i[keep], j[keep], si[keep], sj[keep]
-            gap = np.maximum(alt[si, 0], alt[sj, 0]) - np.minimum(alt[si, 1], alt[sj, 1])
-            keep = gap < self.policy.vertical_m - TOLERANCE_M
+            keep = self._bands_ok(alt[si, 0], alt[si, 1], alt[sj])
             i, j = i[keep], j[keep]
             keep = np.all((lo[i] <= hi[j]) & (hi[i] >= lo[j]), axis=1)
             i, j = i[keep], j[keep]
