@@ -23,7 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 
 demo: $(STAMP)
-	$(BIN)/deconflict check src/deconflict/scenarios/al-malikiyah-2020.geojson || true
+	$(BIN)/deconflict demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -100,3 +100,43 @@ class Forbidden(DeconflictError):
     code = "forbidden"
     http_status = 403
     exit_code = 2
+
+
+class Unauthorized(DeconflictError):
+    """The call carries no valid token."""
+
+    code = "unauthorized"
+    http_status = 401
+    exit_code = 2
+
+
+class InvalidRequest(DeconflictError):
+    """A request's form is wrong (a missing field, a header that cannot be read)."""
+
+    code = "invalid_request"
+    http_status = 422
+    exit_code = 2
+
+
+class PreconditionRequired(DeconflictError):
+    """A change must name the version it replaces (If-Match) and did not."""
+
+    code = "precondition_required"
+    http_status = 428
+    exit_code = 2
+
+
+class StaleVersion(DeconflictError):
+    """A change named a version that is no longer the current one."""
+
+    code = "stale_version"
+    http_status = 412
+    exit_code = 2
+
+
+class BadRequestSignature(DeconflictError):
+    """A signature sent with a request does not verify."""
+
+    code = "bad_signature"
+    http_status = 422
+    exit_code = 2

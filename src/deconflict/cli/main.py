@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from deconflict import __version__
-from deconflict.cli import check
+from deconflict.cli import check, party, serve
 
 app = typer.Typer(
     name="deconflict",
@@ -24,7 +24,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (check.register,)
+COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
+    check.register,
+    serve.register,
+    party.register,
+)
 
 
 def _show_version(value: bool) -> None:

@@ -40,6 +40,9 @@ class Access(StrEnum):
     """An observer the owner named: the whole."""
     SHARED = "shared"
     """The owner chose to share this declaration with every party: the whole."""
+    NOTIFIED = "notified"
+    """A force notified of a humanitarian party's declaration: the whole, since telling
+    forces where humanitarian units will be is the point of the notification."""
     CONFLICT = "conflict"
     """One of the viewer's declarations conflicts with it: only the conflicting portions."""
 
@@ -137,6 +140,7 @@ def visible_to(
     share: ShareList | None = None,
     *,
     margin_s: float = DEFAULT_MARGIN_S,
+    notified_whole: bool = False,
 ) -> VisibleDeclaration:
     """What `viewer` may see of `decl`, given the declaration's conflicts (from the engine)
     and its owner's share list. Raises NotFound, with a message that names nothing, when
@@ -159,6 +163,8 @@ def visible_to(
         access, whole = Access.OBSERVER, True
     elif decl.id in share.shared_ids:
         access, whole = Access.SHARED, True
+    elif notified_whole:
+        access, whole = Access.NOTIFIED, True
     elif theirs:
         access, whole = Access.CONFLICT, False
     else:

@@ -1,28 +1,46 @@
 """Epoch seconds to the ISO 8601 UTC text every output shows (`2020-08-25T09:00:00Z`).
 
-One formatter for the JSON wire and the CLI tables, so both print the same instant the same
-way. Never uses the local zone.
+One formatter for the JSON wire, the CLI tables and exported declaration files, so all print
+the same instant the same way. Never uses the local zone.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def format_time(epoch_s: float) -> str:
-    """ISO 8601 in UTC with a Z; milliseconds only when they are not zero.
+def format_time(epoch_s: float, *, exact: bool = False) -> str:
+    """ISO 8601 in UTC with a Z; sub-second digits only when they are not zero.
 
-    Rounded to the millisecond: engine times come out of float arithmetic, and a residue
-    like 09:00:00.0000001 would otherwise print as a sub-second part nobody declared.
+    By default rounded to the millisecond: engine times come out of float arithmetic, and a
+    residue like 09:00:00.0000001 would otherwise print as a sub-second part nobody declared.
+    With `exact`, rounded to the microsecond instead (3 or 6 digits, as few as suffice), the
+    finest an ISO 8601 time is read back at: a time parsed from a file prints as text that
+    parses back to the very same float, which exported declaration files need.
     """
     if not math.isfinite(epoch_s):
         raise ValueError(f"cannot format {epoch_s!r} as a time")
-    seconds, millis = divmod(round(epoch_s * 1000), 1000)
-    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+    if exact:
+        # Exact rational arithmetic: epoch_s * 1e6 in floats can be off by a microsecond
+        # far from 1970, and the text must name the microsecond nearest the float itself.
+        micros = round(Fraction(epoch_s) * 1_000_000)
+        seconds, fraction = divmod(micros, 1_000_000)
+        digits = 6
+        if fraction % 1000 == 0:
+            fraction, digits = fraction // 1000, 3
+    else:
+        seconds, fraction = divmod(round(epoch_s * 1000), 1000)
+        digits = 3
+    try:
+        # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
+        text = (_EPOCH + timedelta(seconds=seconds)).replace(tzinfo=None).isoformat()
+    except OverflowError:
+        raise ValueError(f"cannot format {epoch_s!r} as a time in years 1 to 9999") from None
+    return f"{text}.{fraction:0{digits}d}Z" if fraction else f"{text}Z"
 
 
 def format_time_or_none(epoch_s: float | None) -> str | None:

@@ -1,10 +1,16 @@
-"""Bounds on what one declaration file may hold, so a hostile or broken file is refused
-before it costs memory or CPU. Holds only the numbers; never reads input itself.
+"""Bounds on what one declaration file, and one service request, may hold, so a hostile or
+broken input is refused before it costs memory or CPU. Holds only the numbers; never reads
+input itself (`bounds.check_bounds` applies those on a declaration's area and times).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
+
+_COUNTS = frozenset({"max_bytes", "max_features", "max_positions", "max_page", "default_page"})
+"""Limits that count things, so must be whole numbers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +29,38 @@ class Limits:
     """Largest `time_uncertainty_s`, seconds (a week)."""
     max_speed_kmh: float = 5000
     """Largest `speed_kmh` of a movement declared by departure and speed."""
+    max_zone_area_km2: float = 250_000.0
+    """Largest area of a zone or polygon site, km², geodesic on WGS84 (holes subtracted,
+    `buffer_m` not added)."""
+    max_plan_duration_s: float = 30 * 86400.0
+    """Longest plan, seconds (30 days): a movement's last time minus its first; a site's or
+    zone's `valid_to` minus `valid_from` when both are given (open-ended validity is not
+    bounded)."""
+    max_lead_s: float = 366 * 86400.0
+    """How far after now a declaration may start, seconds (366 days): a movement's first
+    time, a site's or zone's `valid_from`."""
+    max_page: int = 500
+    """Most results one API page may return, whatever the caller asks for."""
+    default_page: int = 100
+    """Results on one API page when the caller does not say; at most `max_page`."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            whole = field.name in _COUNTS
+            kind = "a whole number" if whole else "a finite number"
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int if whole else int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ValueError(f"limit {field.name} must be {kind} above 0, not {value!r}")
+        if self.default_page > self.max_page:
+            raise ValueError(
+                f"limit default_page ({self.default_page}) must not be more than "
+                f"max_page ({self.max_page})"
+            )
 
 
 DEFAULT_LIMITS = Limits()

@@ -1,0 +1,66 @@
+"""The FastAPI application: routes under /v1, OpenAPI at /openapi.json, one error shape,
+and the service's background workers (deadlines, webhooks) started and stopped with it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from deconflict import __version__ as version
+from deconflict.api import errors
+from deconflict.api.routes import declarations, events, messages, parties, webhooks
+from deconflict.service import Service
+from deconflict.service.scheduler import Scheduler
+from deconflict.service.webhooks import Deliverer
+
+DESCRIPTION = """Deconfliction protocols as an API. Every call needs `Authorization: Bearer
+<token>`. Errors are `{"error": {"code", "message", "details"}}`. To acknowledge a
+declaration is to confirm receipt and raise no objection; it never grants permission or
+guarantees safety."""
+
+
+def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
+    """The app over `svc`. With `workers`, the deadline scheduler and the webhook
+    deliverer run while the app runs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.closing = asyncio.Event()
+        threads: list[Any] = [Scheduler(svc), Deliverer(svc)] if workers else []
+        for t in threads:
+            t.start()
+        try:
+            yield
+        finally:
+            app.state.closing.set()
+            for t in threads:
+                t.stop()
+
+    app = FastAPI(
+        title="deconflict",
+        version=version,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.service = svc
+    app.state.closing = asyncio.Event()
+    errors.install(app)
+    for module in (parties, declarations, messages, events, webhooks):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @app.get("/health", tags=["health"], summary="Liveness (no token needed, says nothing else)")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,101 @@
+"""What every route needs: the service, the authenticated caller, the raw body within
+its limit, and the service call run off the event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from deconflict.errors import LimitExceeded
+from deconflict.service import Principal, Service
+from deconflict.service.auth import authenticate
+
+T = TypeVar("T")
+
+
+def service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def caller(
+    request: Request,
+    authorization: str | None = Header(
+        None, description="`Bearer <token>`: the party's (or operator's) API token."
+    ),
+) -> Principal:
+    svc = service(request)
+    with svc.read() as repo:
+        who = authenticate(repo, authorization)
+    request.state.party = who.party  # for the access log; never the token
+    return who
+
+
+async def body(request: Request) -> bytes:
+    """The request body, refused as soon as it passes max_body_bytes."""
+    limit = service(request).settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    too_big = LimitExceeded(
+        f"The request body is over the limit max_body_bytes = {limit:,} bytes; send less at a time."
+    )
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking service call in the thread pool."""
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+JSON_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+"""OpenAPI for routes that read a raw JSON object body themselves."""
+
+GEOJSON_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A GeoJSON Feature or FeatureCollection of declarations (SPEC section 2).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["Feature", "FeatureCollection"]},
+                    },
+                }
+            },
+            "application/geo+json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+SIGNATURE_HEADER = Header(
+    None,
+    alias="Deconflict-Signature",
+    description="Optional: `keyid=<key id>, sig=<base64 Ed25519 signature>` over the canonical "
+    "JSON of {method, path, body} (docs/api.md).",
+)
+IDEMPOTENCY_HEADER = Header(
+    None,
+    alias="Idempotency-Key",
+    description="Optional: a retry with the same key and body returns the first answer.",
+)
+IF_MATCH_HEADER = Header(
+    None, alias="If-Match", description="The ETag of the version this change replaces."
+)

@@ -1,0 +1,209 @@
+"""/v1/declarations: submit, read, amend, withdraw, activate, complete, share; answer
+(acknowledge or object); conflicts of a declaration; the inbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from deconflict.api.deps import (
+    GEOJSON_BODY,
+    IDEMPOTENCY_HEADER,
+    IF_MATCH_HEADER,
+    JSON_BODY,
+    SIGNATURE_HEADER,
+    body,
+    call,
+    caller,
+    service,
+)
+from deconflict.service import Principal, Service
+from deconflict.service import declarations as d
+
+router = APIRouter(prefix="/v1", tags=["declarations"])
+Who = Annotated[Principal, Depends(caller)]
+Svc = Annotated[Service, Depends(service)]
+Body = Annotated[bytes, Depends(body)]
+
+
+class Sharing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shared: bool = Field(description="True: every party sees this declaration whole.")
+
+
+@router.post(
+    "/declarations",
+    status_code=201,
+    openapi_extra=GEOJSON_BODY,
+    summary="Submit declarations (a Feature or FeatureCollection), all or nothing",
+)
+async def submit(
+    svc: Svc,
+    who: Who,
+    raw: Body,
+    response: Response,
+    signature: str | None = SIGNATURE_HEADER,
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
+) -> dict[str, Any]:
+    status, out = await call(
+        d.submit, svc, who, raw, signature=signature, idempotency_key=idempotency_key
+    )
+    response.status_code = status
+    return out
+
+
+@router.get("/declarations", summary="List your declarations, or others' you may see")
+async def listing(
+    svc: Svc,
+    who: Who,
+    scope: Literal["own", "visible"] = "own",
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    return await call(d.listing, svc, who, scope=scope, after=after, limit=limit)
+
+
+@router.get("/inbox", summary="What awaits your answer: notifications and messages")
+async def inbox(svc: Svc, who: Who) -> dict[str, Any]:
+    return await call(d.inbox, svc, who)
+
+
+# Action routes come before the catch-all read route: ids may hold '/'.
+def _action(name: str, summary: str) -> None:
+    async def act(
+        party: str,
+        decl_id: str,
+        svc: Svc,
+        who: Who,
+        raw: Body,
+        if_match: str | None = IF_MATCH_HEADER,
+        signature: str | None = SIGNATURE_HEADER,
+        idempotency_key: str | None = IDEMPOTENCY_HEADER,
+    ) -> dict[str, Any]:
+        status, out = await call(
+            d.owner_action,
+            svc,
+            who,
+            party,
+            decl_id,
+            name,
+            raw,
+            if_match=if_match,
+            signature=signature,
+            idempotency_key=idempotency_key,
+        )
+        return out
+
+    act.__name__ = name
+    router.post(
+        f"/declarations/{{party}}/{{decl_id:path}}/{name}", summary=summary, openapi_extra=JSON_BODY
+    )(act)
+
+
+def _answer(name: str, summary: str) -> None:
+    async def answer(
+        party: str,
+        decl_id: str,
+        svc: Svc,
+        who: Who,
+        raw: Body,
+        signature: str | None = SIGNATURE_HEADER,
+        idempotency_key: str | None = IDEMPOTENCY_HEADER,
+    ) -> dict[str, Any]:
+        status, out = await call(
+            d.respond,
+            svc,
+            who,
+            party,
+            decl_id,
+            name,
+            raw,
+            signature=signature,
+            idempotency_key=idempotency_key,
+        )
+        return out
+
+    answer.__name__ = name
+    router.post(
+        f"/declarations/{{party}}/{{decl_id:path}}/{name}", summary=summary, openapi_extra=JSON_BODY
+    )(answer)
+
+
+_action("withdraw", "Withdraw your declaration (If-Match required)")
+_action("activate", "Say your declaration is under way (If-Match required)")
+_action("complete", "Say your declaration is over (If-Match required)")
+_answer(
+    "acknowledge",
+    "Acknowledge a declaration you were notified of: receipt confirmed, no objection. "
+    "Never a permission or a safety guarantee.",
+)
+_answer("object", "Object to a declaration you were notified of, with a reason")
+
+
+@router.post(
+    "/declarations/{party}/{decl_id:path}/share",
+    summary="Share your declaration whole with every party, or stop",
+)
+async def share(party: str, decl_id: str, svc: Svc, who: Who, sharing: Sharing) -> dict[str, Any]:
+    status, out = await call(d.share, svc, who, party, decl_id, sharing.shared)
+    return out
+
+
+@router.get(
+    "/declarations/{party}/{decl_id:path}/conflicts",
+    summary="Conflicts of a declaration that you may know of",
+)
+async def conflicts(party: str, decl_id: str, svc: Svc, who: Who) -> dict[str, Any]:
+    return await call(d.conflicts_of, svc, who, party, decl_id)
+
+
+@router.get(
+    "/declarations/{party}/{decl_id:path}/versions/{version}",
+    summary="One earlier version of your declaration",
+)
+async def version(party: str, decl_id: str, version: int, svc: Svc, who: Who) -> dict[str, Any]:
+    out, _ = await call(d.read, svc, who, party, decl_id, version)
+    return out
+
+
+@router.get(
+    "/declarations/{party}/{decl_id:path}", summary="A declaration, as much of it as you may see"
+)
+async def read(party: str, decl_id: str, svc: Svc, who: Who, response: Response) -> dict[str, Any]:
+    out, etag = await call(d.read, svc, who, party, decl_id)
+    if etag:
+        response.headers["ETag"] = etag
+    return out
+
+
+@router.put(
+    "/declarations/{party}/{decl_id:path}",
+    openapi_extra=GEOJSON_BODY,
+    summary="Amend your declaration: a new version, cleared afresh (If-Match required)",
+)
+async def amend(
+    party: str,
+    decl_id: str,
+    svc: Svc,
+    who: Who,
+    raw: Body,
+    response: Response,
+    if_match: str | None = IF_MATCH_HEADER,
+    signature: str | None = SIGNATURE_HEADER,
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
+) -> dict[str, Any]:
+    status, out = await call(
+        d.amend,
+        svc,
+        who,
+        party,
+        decl_id,
+        raw,
+        if_match=if_match,
+        signature=signature,
+        idempotency_key=idempotency_key,
+    )
+    response.headers["ETag"] = out["etag"]
+    return out

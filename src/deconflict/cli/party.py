@@ -1,0 +1,111 @@
+"""`deconflict party …` and `deconflict operator token`: the operator's administration of
+parties, working on the store directly (the service may be running). Tokens are printed
+once and stored only as hashes."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deconflict.cli.failures import reporting
+from deconflict.model.parties import PartyKind
+from deconflict.record import SigningKey
+from deconflict.service import OPERATOR_PRINCIPAL, Service
+from deconflict.service import parties as party_service
+from deconflict.store.database import Database
+
+Db = Annotated[str, typer.Option("--db", help="SQLite file, or a postgresql:// URL.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+party_app = typer.Typer(
+    help="Register parties and manage their tokens and keys.", no_args_is_help=True
+)
+operator_app = typer.Typer(help="The operator's own tokens.", no_args_is_help=True)
+
+
+def _service(db: str) -> Service:
+    return Service(Database(db))
+
+
+@party_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Party name: 1-32 letters, digits, '_' or '-'.")],
+    kind: Annotated[PartyKind, typer.Option(help="force, humanitarian or observer.")],
+    db: Db = "deconflict.sqlite",
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also make an Ed25519 signing key, write it (PEM) to this file "
+            "and register its public key."
+        ),
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Register a party; prints its one-time API token and key id."""
+    with reporting(debug=debug):
+        svc = _service(db)
+        party, token = party_service.add_party(svc, OPERATOR_PRINCIPAL, name, kind.value)
+        typer.echo(f"party     {party.name} ({party.kind})")
+        typer.echo(f"token id  {token.token_id}")
+        typer.echo(f"token     {token.token}")
+        if signing_key is not None:
+            key = SigningKey.generate()
+            signing_key.write_bytes(key.to_pem())
+            signing_key.chmod(0o600)
+            raw = key.public_key.to_raw()
+            found = party_service.add_key(
+                svc, OPERATOR_PRINCIPAL, party.name, base64.b64encode(raw).decode()
+            )
+            typer.echo(f"key id    {found['key_id']}  (private key in {signing_key})")
+        typer.echo(
+            "The token is shown once: give it to the party over a trusted channel.", err=True
+        )
+
+
+@party_app.command("list")
+def listing(db: Db = "deconflict.sqlite", debug: Debug = False) -> None:
+    """List parties with their kinds."""
+    with reporting(debug=debug):
+        for p in party_service.parties(_service(db)):
+            typer.echo(f"{p['name']}\t{p['kind']}")
+
+
+@party_app.command("rotate")
+def rotate(
+    name: str,
+    db: Db = "deconflict.sqlite",
+    keep_old: Annotated[bool, typer.Option(help="Leave the party's other tokens working.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Issue a new token for a party and (by default) revoke its others."""
+    with reporting(debug=debug):
+        token = party_service.rotate_token(_service(db), OPERATOR_PRINCIPAL, name, not keep_old)
+        typer.echo(f"token id  {token.token_id}")
+        typer.echo(f"token     {token.token}")
+
+
+@party_app.command("revoke")
+def revoke(
+    token_id: Annotated[str, typer.Argument(help="The token id (not the token).")],
+    db: Db = "deconflict.sqlite",
+    debug: Debug = False,
+) -> None:
+    """Revoke one token at once; calls with it are refused from then on."""
+    with reporting(debug=debug):
+        party_service.revoke_token(_service(db), OPERATOR_PRINCIPAL, token_id)
+        typer.echo(f"revoked {token_id}")
+
+
+@operator_app.command("token")
+def operator_token(db: Db = "deconflict.sqlite", debug: Debug = False) -> None:
+    """Issue a new operator token (shown once)."""
+    with reporting(debug=debug):
+        typer.echo(party_service.operator_token(_service(db), "cli").token)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(party_app, name="party")
+    app.add_typer(operator_app, name="operator")

@@ -1,0 +1,126 @@
+"""`deconflict serve` and `deconflict demo`: run the service over HTTP. The demo makes a
+fresh embedded store, registers the scenario's parties, submits their plans moved to the
+coming days, prints the URL and the tokens, and serves."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deconflict.cli.failures import reporting
+from deconflict.export.geojson import declarations_to_collection
+from deconflict.ingest import load_declarations
+from deconflict.model.clearance import OPERATOR
+from deconflict.scenarios import list_scenarios, party_kinds, scenario_path, shifted
+from deconflict.service import OPERATOR_PRINCIPAL, Service, Settings
+from deconflict.service import declarations as decl_service
+from deconflict.service import parties as party_service
+from deconflict.service.config import load_settings
+from deconflict.store.database import Database
+
+DEMO_LEAD_S = 72 * 3600.0
+"""The demo's plans start this long after it starts: more than the 48 h notice."""
+
+Db = Annotated[str, typer.Option("--db", help="SQLite file, or a postgresql:// URL.")]
+Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+Port = Annotated[int, typer.Option("--port", help="TCP port to listen on.")]
+Config = Annotated[
+    Path | None, typer.Option("--config", help="TOML file of settings (docs/api.md).")
+]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+
+def _settings(config: Path | None) -> Settings:
+    return Settings() if config is None else load_settings(config)
+
+
+def run(svc: Service, host: str, port: int) -> None:
+    import uvicorn
+
+    from deconflict.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(create_app(svc), host=host, port=port, log_level="info", access_log=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        db: Db = "deconflict.sqlite",
+        host: Host = "127.0.0.1",
+        port: Port = 8000,
+        config: Config = None,
+        debug: Debug = False,
+    ) -> None:
+        """Start the service on a store (created and migrated as needed)."""
+        with reporting(debug=debug):
+            svc = Service(Database(db), _settings(config))
+            with svc.read() as repo:
+                has_operator = bool(repo.tokens_of(OPERATOR))
+            if not has_operator:
+                token = party_service.operator_token(svc, "first start")
+                typer.echo(f"Operator token (shown once, keep it safe): {token.token}")
+        run(svc, host, port)
+
+    @app.command()
+    def demo(
+        scenario: Annotated[
+            str, typer.Option(help=f"Bundled scenario: {', '.join(list_scenarios())}.")
+        ] = "al-malikiyah-2020",
+        db: Db = "deconflict-demo.sqlite",
+        host: Host = "127.0.0.1",
+        port: Port = 8000,
+        no_serve: Annotated[
+            bool, typer.Option("--no-serve", help="Set up the store and exit.")
+        ] = False,
+        debug: Debug = False,
+    ) -> None:
+        """Start the service on a fresh embedded store with a bundled scenario."""
+        with reporting(debug=debug):
+            path = Path(db)
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            svc = Service(Database(db))
+            tokens = setup_demo(svc, scenario)
+            typer.echo(f"deconflict demo: {scenario} on {path.resolve()}")
+            typer.echo(f"  URL      http://{host}:{port}/   (API /v1, schema /openapi.json)")
+            for name, token in tokens.items():
+                typer.echo(f"  {name:<12} {token}")
+            first = next(t for n, t in tokens.items() if n != "operator")
+            typer.echo(
+                f"Try: curl -H 'Authorization: Bearer {first}' http://{host}:{port}/v1/inbox"
+            )
+        if not no_serve:
+            run(svc, host, port)
+
+
+def setup_demo(svc: Service, scenario: str) -> dict[str, str]:
+    """Register the scenario's parties and submit their plans, moved to start
+    `DEMO_LEAD_S` from now. Returns name -> token (the operator's first)."""
+    found = load_declarations(scenario_path(scenario))
+    kinds = party_kinds(found.metadata)
+    start = math.ceil((time.time() + DEMO_LEAD_S) / 3600.0) * 3600.0
+    decls = shifted(found.declarations, start)
+    tokens = {"operator": party_service.operator_token(svc, "demo").token}
+    names = sorted({d.party for d in decls})
+    for name in names:
+        party, issued = party_service.add_party(
+            svc, OPERATOR_PRINCIPAL, name, kinds.get(name, "force")
+        )
+        tokens[name] = issued.token
+    with svc.read() as repo:
+        principals = {t.party: t for n in names for t in repo.tokens_of(n)}
+    for name in names:
+        mine = [d for d in decls if d.party == name]
+        body = json.dumps(declarations_to_collection(mine)).encode()
+        from deconflict.service.auth import Principal
+
+        who = Principal(name, principals[name].token_id)
+        decl_service.submit(svc, who, body)
+    return tokens

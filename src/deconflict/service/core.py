@@ -1,0 +1,104 @@
+"""The Service object: the store, the engine holding every live declaration, the clock,
+the settings and the event hub, plus the one lock that makes each write (engine and
+database together) atomic. Use cases live in the modules beside this one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from deconflict.engine import Engine
+from deconflict.ingest import parse_declarations
+from deconflict.ingest.limits import DEFAULT_LIMITS, Limits
+from deconflict.model.clearance import DEFAULT_POLICY, NoticePolicy
+from deconflict.model.declarations import Declaration
+from deconflict.model.policy import Policy
+from deconflict.service.events import EventHub
+from deconflict.store.database import Database
+from deconflict.store.repository import DeclarationRow, Repository
+
+log = logging.getLogger("deconflict.service")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What an operator may tune; every field is documented in docs/api.md."""
+
+    policy: Policy = field(default_factory=Policy)
+    """Separation minima of this deployment (SPEC section 3)."""
+    notice: NoticePolicy = DEFAULT_POLICY
+    """Minimum notice and answer deadlines (SPEC section 4)."""
+    limits: Limits = DEFAULT_LIMITS
+    """Bounds on declarations and pages."""
+    max_body_bytes: int = 4 * 1024 * 1024
+    """Largest request body the API reads, bytes."""
+    message_max_chars: int = 4000
+    """Longest hotline message text, characters."""
+    message_ack_default_s: float = 3600.0
+    """Time a recipient has to acknowledge a hotline message unless the sender says."""
+    message_ack_max_s: float = 7 * 86400.0
+    """Longest acknowledgement window a sender may give."""
+    message_ack_min_s: float = 60.0
+    """Shortest acknowledgement window a sender may give."""
+    max_webhooks: int = 5
+    """Webhooks one party may register."""
+
+
+class Service:
+    """One deployment's state. Thread-safe: writes take `db.lock`, reads do not."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.hub = EventHub()
+        self.engine = Engine(self.settings.policy)
+        self._parsed: OrderedDict[tuple[str, str, int], Declaration] = OrderedDict()
+        self._load()
+
+    def _load(self) -> None:
+        """Index every live declaration (a restart resumes where the store left off)."""
+        with self.db.read() as conn:
+            decls = [self.declaration(row) for row in Repository(conn).live()]
+        self.engine.add_many(decls)
+        log.info("loaded %d live declarations", len(decls))
+
+    def now(self) -> float:
+        return float(self.clock())
+
+    @contextmanager
+    def write(self) -> Iterator[Repository]:
+        """One write transaction under the writer lock; listeners are woken after commit."""
+        with self.db.write() as conn:
+            yield Repository(conn)
+        self.hub.publish()
+
+    @contextmanager
+    def read(self) -> Iterator[Repository]:
+        with self.db.read() as conn:
+            yield Repository(conn)
+
+    def declaration(self, row: DeclarationRow) -> Declaration:
+        """The domain object of a stored version (parsed once, then cached: versions never
+        change)."""
+        key = (row.party, row.id, row.version)
+        found = self._parsed.get(key)
+        if found is None:
+            found = parse_declarations(row.feature, source="store").declarations[0]
+            self._parsed[key] = found
+            if len(self._parsed) > 200_000:
+                self._parsed.popitem(last=False)
+        return found
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,145 @@
+"""Webhooks: a party registers URLs; each of its events is POSTed to each of them, signed
+(HMAC), retried with backoff until delivered or out of attempts, at least once, with every
+attempt in the delivery log. The secret is shown once and never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from typing import Any
+
+from deconflict.api.webhooks import MAX_ATTEMPTS, WebhookSender, backoff_s, check_url, new_secret
+from deconflict.errors import Forbidden, LimitExceeded, NotFound
+from deconflict.service.auth import Principal
+from deconflict.service.core import Service
+from deconflict.service.views import when
+from deconflict.store.repository import DeliveryRow, WebhookRow
+
+log = logging.getLogger("deconflict.webhooks")
+
+
+def register(svc: Service, who: Principal, url: str) -> dict[str, Any]:
+    url = check_url(url)
+    with svc.db.lock, svc.write() as repo:
+        if len(repo.webhooks_of(who.party)) >= svc.settings.max_webhooks:
+            raise LimitExceeded(
+                f"You have {svc.settings.max_webhooks} webhooks, the limit max_webhooks; "
+                "delete one first."
+            )
+        row = WebhookRow(
+            f"wh_{secrets.token_hex(8)}", who.party, url, new_secret(), svc.now(), None
+        )
+        repo.add_webhook(row)
+    return {**view(row), "secret": row.secret}
+
+
+def view(row: WebhookRow) -> dict[str, Any]:
+    return {"webhook": row.hook_id, "url": row.url, "created_at": when(row.created_s)}
+
+
+def _own(svc: Service, who: Principal, hook_id: str) -> WebhookRow:
+    with svc.read() as repo:
+        row = repo.webhook(hook_id)
+    if row is None or row.party != who.party or row.deleted_s is not None:
+        raise NotFound("You have no webhook with that id.")
+    return row
+
+
+def listing(svc: Service, who: Principal) -> list[dict[str, Any]]:
+    if who.is_operator:
+        raise Forbidden("The operator has no webhooks; parties register their own.")
+    with svc.read() as repo:
+        return [view(r) for r in repo.webhooks_of(who.party)]
+
+
+def delete(svc: Service, who: Principal, hook_id: str) -> None:
+    _own(svc, who, hook_id)
+    with svc.db.lock, svc.write() as repo:
+        repo.delete_webhook(hook_id, svc.now())
+
+
+def delivery_view(d: DeliveryRow) -> dict[str, Any]:
+    return {
+        "delivery": d.delivery_id,
+        "event": d.event_seq,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": when(d.next_s),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "updated_at": when(d.updated_s),
+    }
+
+
+def deliveries(
+    svc: Service, who: Principal, hook_id: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    _own(svc, who, hook_id)
+    with svc.read() as repo:
+        return [delivery_view(d) for d in repo.deliveries_of(hook_id, limit)]
+
+
+def deliver_due(svc: Service, sender: WebhookSender, batch: int = 50) -> int:
+    """Attempt every delivery that is due; returns how many were attempted. The HTTP
+    calls happen outside the writer lock; each outcome is written afterwards."""
+    now = svc.now()
+    with svc.read() as repo:
+        due = repo.due_deliveries(now, batch)
+        work = []
+        for d in due:
+            hook, event = repo.webhook(d.hook_id), repo.event(d.event_seq)
+            if hook is not None and event is not None:
+                work.append((d, hook, event))
+    for d, hook, event in work:
+        attempt = d.attempts + 1
+        event_id = f"evt_{event.seq}"
+        result = sender.post(
+            hook.url, hook.secret, event_id, int(svc.now()), attempt, event.payload.encode()
+        )
+        later = svc.now()
+        if result.delivered:
+            status, next_s = "delivered", None
+        elif attempt >= MAX_ATTEMPTS:
+            status, next_s = "failed", None
+        else:
+            status, next_s = "pending", later + backoff_s(attempt, seed=event_id)
+        with svc.db.lock, svc.write() as repo:
+            repo.record_attempt(
+                d.delivery_id,
+                status=status,
+                attempts=attempt,
+                next_s=next_s,
+                last_status=result.status_code,
+                last_error=result.error,
+                now_s=later,
+            )
+    return len(work)
+
+
+class Deliverer:
+    """A thread delivering webhooks as they fall due."""
+
+    def __init__(self, svc: Service, period_s: float = 0.5) -> None:
+        self.svc = svc
+        self.period_s = period_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="deconflict-webhooks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with WebhookSender() as sender:
+            while not self._stop.is_set():
+                try:
+                    if deliver_due(self.svc, sender):
+                        continue
+                except Exception:
+                    log.exception("webhook delivery round failed")
+                self._stop.wait(self.period_s)

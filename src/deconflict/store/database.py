@@ -1,0 +1,101 @@
+"""Opening the store: one engine for the single writer, one for readers, the schema
+migrated to this release on open. SQLite runs in WAL mode so readers never wait for the
+writer; every write transaction starts with BEGIN IMMEDIATE so it cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+from deconflict.errors import DeconflictError
+from deconflict.store import migrate
+
+
+class StoreUnavailable(DeconflictError):
+    """The database cannot be opened or reached."""
+
+    code = "store_unavailable"
+    http_status = 503
+    exit_code = 2
+
+
+def database_url(db: str) -> str:
+    """A SQLAlchemy URL from what a user types: a file path, or a URL as it is."""
+    if "://" in db:
+        if db.startswith("postgresql://"):
+            return "postgresql+psycopg://" + db[len("postgresql://") :]
+        return db
+    return "sqlite:///" + str(Path(db).expanduser().resolve())
+
+
+def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+    engine = create_engine(url, poolclass=NullPool if writer else None)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The store's connections. All writes of a process go through `write()`, one at a
+    time; reads take their own connection and see the last committed state."""
+
+    def __init__(self, db: str) -> None:
+        self.url = database_url(db)
+        self.sqlite = self.url.startswith("sqlite")
+        try:
+            if self.sqlite:
+                path = self.url[len("sqlite:///") :]
+                if not Path(path).parent.is_dir():
+                    raise StoreUnavailable(
+                        f"The folder of the database {path} does not exist; create it first."
+                    )
+                self.writer = _sqlite_engine(self.url, writer=True)
+                self.reader = _sqlite_engine(self.url, writer=False)
+            else:
+                self.writer = create_engine(self.url, pool_pre_ping=True)
+                self.reader = self.writer
+            migrate.upgrade(self.writer)
+        except DeconflictError:
+            raise
+        except Exception as exc:  # driver errors vary by backend
+            raise StoreUnavailable(
+                f"The database {db} cannot be opened ({type(exc).__name__}); check the path "
+                "or URL and that it is a deconflict database."
+            ) from exc
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        with self.lock, self.writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot."""
+        with self.reader.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()

@@ -1,0 +1,616 @@
+"""The repository: every query the service makes, over one connection (a write
+transaction or a read snapshot). The rest of the code reaches the database only through
+here; it holds no business rule, only what is stored and how it is found.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from deconflict.model.conflicts import Conflict
+from deconflict.model.parties import Party, PartyKind
+from deconflict.store import schema as t
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationRow:
+    """One stored version of one declaration."""
+
+    party: str
+    id: str
+    version: int
+    kind: str
+    current: bool
+    live: bool
+    feature: str
+    """The GeoJSON Feature, as JSON text."""
+    shared: bool
+    state: str
+    late: bool
+    submitted_s: float
+    clearance: str
+    """The Clearance, as JSON text (see store.codec)."""
+    due_s: float | None
+    etag: str
+    signature: bytes | None
+    key_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    token_id: str
+    party: str
+    secret_sha256: str
+    created_s: float
+    revoked_s: float | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    seq: int
+    recipient: str
+    type: str
+    at_s: float
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    message_id: str
+    sender: str
+    recipient: str
+    text: str
+    refs: str
+    sent_s: float
+    deadline_s: float
+    acked_s: float | None
+    escalated_s: float | None
+    due_s: float | None
+    signature: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRow:
+    hook_id: str
+    party: str
+    url: str
+    secret: str
+    created_s: float
+    deleted_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    delivery_id: int
+    hook_id: str
+    event_seq: int
+    status: str
+    attempts: int
+    next_s: float | None
+    last_status: int | None
+    last_error: str | None
+    updated_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    party: str
+    id: str
+    version: int
+    notified: str
+    reasons: str
+    deadline_s: float
+    open: bool
+
+
+def _rows(cls: Any, result: Iterable[Any]) -> list[Any]:
+    return [cls(**row._mapping) for row in result]
+
+
+class Repository:
+    """Queries over one connection. Writes only make sense inside `Database.write()`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # parties -------------------------------------------------------------------------
+
+    def add_party(self, party: Party, now_s: float) -> None:
+        self.conn.execute(
+            insert(t.parties).values(
+                name=party.name, kind=str(party.kind), created_s=now_s, observers="[]"
+            )
+        )
+
+    def party(self, name: str) -> Party | None:
+        row = self.conn.execute(select(t.parties).where(t.parties.c.name == name)).first()
+        return None if row is None else self._party(row._mapping)
+
+    def _party(self, m: Any) -> Party:
+        keys = tuple(self.keys_of(m["name"]).values())
+        return Party(m["name"], PartyKind(m["kind"]), keys)
+
+    def parties(self) -> list[Party]:
+        rows = self.conn.execute(select(t.parties).order_by(t.parties.c.name)).all()
+        return [Party(r.name, PartyKind(r.kind)) for r in rows]
+
+    def party_created(self, name: str) -> float | None:
+        return self.conn.execute(
+            select(t.parties.c.created_s).where(t.parties.c.name == name)
+        ).scalar()
+
+    def observers(self, name: str) -> list[str]:
+        text = self.conn.execute(
+            select(t.parties.c.observers).where(t.parties.c.name == name)
+        ).scalar()
+        return list(json.loads(text)) if text else []
+
+    def owners_observed_by(self, observer: str) -> list[str]:
+        # Few parties: filter in Python rather than rely on JSON operators of one dialect.
+        rows = self.conn.execute(select(t.parties.c.name, t.parties.c.observers)).all()
+        return [r.name for r in rows if observer in json.loads(r.observers)]
+
+    def set_observers(self, name: str, observers: Sequence[str]) -> None:
+        self.conn.execute(
+            update(t.parties)
+            .where(t.parties.c.name == name)
+            .values(observers=json.dumps(sorted(set(observers))))
+        )
+
+    # tokens and keys -----------------------------------------------------------------
+
+    def add_token(self, token: TokenRow) -> None:
+        self.conn.execute(insert(t.tokens).values(**_asdict(token)))
+
+    def token(self, token_id: str) -> TokenRow | None:
+        row = self.conn.execute(select(t.tokens).where(t.tokens.c.token_id == token_id)).first()
+        return None if row is None else TokenRow(**row._mapping)
+
+    def tokens_of(self, party: str) -> list[TokenRow]:
+        result = self.conn.execute(
+            select(t.tokens).where(t.tokens.c.party == party).order_by(t.tokens.c.created_s)
+        )
+        return _rows(TokenRow, result)
+
+    def revoke_token(self, token_id: str, now_s: float) -> int:
+        return self.conn.execute(
+            update(t.tokens)
+            .where(t.tokens.c.token_id == token_id, t.tokens.c.revoked_s.is_(None))
+            .values(revoked_s=now_s)
+        ).rowcount
+
+    def revoke_tokens_of(self, party: str, now_s: float, keep: str | None = None) -> int:
+        cond = [t.tokens.c.party == party, t.tokens.c.revoked_s.is_(None)]
+        if keep is not None:
+            cond.append(t.tokens.c.token_id != keep)
+        return self.conn.execute(update(t.tokens).where(*cond).values(revoked_s=now_s)).rowcount
+
+    def add_key(self, key_id: str, party: str, raw: bytes, now_s: float) -> None:
+        self.conn.execute(
+            insert(t.keys).values(key_id=key_id, party=party, public_key=raw, created_s=now_s)
+        )
+
+    def key(self, key_id: str) -> tuple[str, bytes, float | None] | None:
+        row = self.conn.execute(select(t.keys).where(t.keys.c.key_id == key_id)).first()
+        return None if row is None else (row.party, row.public_key, row.revoked_s)
+
+    def keys_of(self, party: str) -> dict[str, bytes]:
+        rows = self.conn.execute(
+            select(t.keys.c.key_id, t.keys.c.public_key)
+            .where(t.keys.c.party == party, t.keys.c.revoked_s.is_(None))
+            .order_by(t.keys.c.created_s)
+        ).all()
+        return {r.key_id: r.public_key for r in rows}
+
+    def revoke_key(self, key_id: str, now_s: float) -> int:
+        return self.conn.execute(
+            update(t.keys)
+            .where(t.keys.c.key_id == key_id, t.keys.c.revoked_s.is_(None))
+            .values(revoked_s=now_s)
+        ).rowcount
+
+    # declarations --------------------------------------------------------------------
+
+    def insert_declaration(self, row: DeclarationRow) -> None:
+        self.conn.execute(insert(t.declarations).values(**_asdict(row)))
+
+    def retire_versions(self, party: str, decl_id: str) -> None:
+        """Mark every stored version of (party, id) as no longer current."""
+        self.conn.execute(
+            update(t.declarations)
+            .where(t.declarations.c.party == party, t.declarations.c.id == decl_id)
+            .values(current=False, live=False, due_s=None)
+        )
+
+    def update_clearance(
+        self,
+        party: str,
+        decl_id: str,
+        version: int,
+        *,
+        clearance: str,
+        state: str,
+        live: bool,
+        due_s: float | None,
+    ) -> None:
+        self.conn.execute(
+            update(t.declarations)
+            .where(
+                t.declarations.c.party == party,
+                t.declarations.c.id == decl_id,
+                t.declarations.c.version == version,
+            )
+            .values(clearance=clearance, state=state, live=live, due_s=due_s)
+        )
+
+    def set_shared(self, party: str, decl_id: str, shared: bool) -> None:
+        self.conn.execute(
+            update(t.declarations)
+            .where(t.declarations.c.party == party, t.declarations.c.id == decl_id)
+            .values(shared=shared)
+        )
+
+    def current(self, party: str, decl_id: str) -> DeclarationRow | None:
+        row = self.conn.execute(
+            select(t.declarations).where(
+                t.declarations.c.party == party,
+                t.declarations.c.id == decl_id,
+                t.declarations.c.current.is_(True),
+            )
+        ).first()
+        return None if row is None else DeclarationRow(**row._mapping)
+
+    def exists(self, party: str, decl_id: str) -> bool:
+        found = self.conn.execute(
+            select(t.declarations.c.version)
+            .where(t.declarations.c.party == party, t.declarations.c.id == decl_id)
+            .limit(1)
+        ).first()
+        return found is not None
+
+    def version(self, party: str, decl_id: str, version: int) -> DeclarationRow | None:
+        row = self.conn.execute(
+            select(t.declarations).where(
+                t.declarations.c.party == party,
+                t.declarations.c.id == decl_id,
+                t.declarations.c.version == version,
+            )
+        ).first()
+        return None if row is None else DeclarationRow(**row._mapping)
+
+    def versions(self, party: str, decl_id: str) -> list[DeclarationRow]:
+        result = self.conn.execute(
+            select(t.declarations)
+            .where(t.declarations.c.party == party, t.declarations.c.id == decl_id)
+            .order_by(t.declarations.c.version)
+        )
+        return _rows(DeclarationRow, result)
+
+    def live(self) -> Iterator[DeclarationRow]:
+        """Every current declaration not in a final state (what the engine holds)."""
+        result = self.conn.execute(select(t.declarations).where(t.declarations.c.live.is_(True)))
+        for row in result:
+            yield DeclarationRow(**row._mapping)
+
+    def due_declarations(self, now_s: float, limit: int = 500) -> list[DeclarationRow]:
+        result = self.conn.execute(
+            select(t.declarations)
+            .where(t.declarations.c.due_s.is_not(None), t.declarations.c.due_s <= now_s)
+            .order_by(t.declarations.c.due_s)
+            .limit(limit)
+        )
+        return _rows(DeclarationRow, result)
+
+    def next_due(self) -> float | None:
+        a = self.conn.execute(select(func.min(t.declarations.c.due_s))).scalar()
+        b = self.conn.execute(select(func.min(t.messages.c.due_s))).scalar()
+        found = [x for x in (a, b) if x is not None]
+        return min(found) if found else None
+
+    def current_of(
+        self, parties: Sequence[str], after: tuple[str, str] | None, limit: int
+    ) -> list[DeclarationRow]:
+        """Current versions declared by `parties`, in (party, id) order, after a cursor."""
+        q = select(t.declarations).where(
+            t.declarations.c.current.is_(True), t.declarations.c.party.in_(list(parties))
+        )
+        if after is not None:
+            q = q.where(
+                or_(
+                    t.declarations.c.party > after[0],
+                    and_(t.declarations.c.party == after[0], t.declarations.c.id > after[1]),
+                )
+            )
+        q = q.order_by(t.declarations.c.party, t.declarations.c.id).limit(limit)
+        return _rows(DeclarationRow, self.conn.execute(q))
+
+    def current_keys(self, keys: Iterable[tuple[str, str]]) -> list[DeclarationRow]:
+        out = []
+        for party, decl_id in keys:
+            row = self.current(party, decl_id)
+            if row is not None:
+                out.append(row)
+        return out
+
+    def shared_current(self) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            select(t.declarations.c.party, t.declarations.c.id).where(
+                t.declarations.c.current.is_(True), t.declarations.c.shared.is_(True)
+            )
+        ).all()
+        return [(r.party, r.id) for r in rows]
+
+    # conflicts -----------------------------------------------------------------------
+
+    def insert_conflicts(self, found: Sequence[Conflict]) -> None:
+        if not found:
+            return
+        self.conn.execute(
+            insert(t.conflicts),
+            [
+                {
+                    "a_party": c.party_a,
+                    "a_id": c.a,
+                    "b_party": c.party_b,
+                    "b_id": c.b,
+                    "start_s": c.start_s,
+                    "end_s": c.end_s,
+                    "min_distance_m": c.min_distance_m,
+                    "at_lon": c.at[0],
+                    "at_lat": c.at[1],
+                }
+                for c in found
+            ],
+        )
+
+    def conflicts_of(self, party: str, decl_id: str) -> list[Conflict]:
+        c = t.conflicts.c
+        rows = self.conn.execute(
+            select(t.conflicts)
+            .where(
+                or_(
+                    and_(c.a_party == party, c.a_id == decl_id),
+                    and_(c.b_party == party, c.b_id == decl_id),
+                )
+            )
+            .order_by(c.start_s, c.a_party, c.a_id, c.b_party, c.b_id)
+        ).all()
+        return [
+            Conflict(
+                r.a_id,
+                r.b_id,
+                r.a_party,
+                r.b_party,
+                r.start_s,
+                r.end_s,
+                r.min_distance_m,
+                (r.at_lon, r.at_lat),
+            )
+            for r in rows
+        ]
+
+    def delete_conflicts_of(self, party: str, decl_id: str) -> None:
+        c = t.conflicts.c
+        self.conn.execute(
+            delete(t.conflicts).where(
+                or_(
+                    and_(c.a_party == party, c.a_id == decl_id),
+                    and_(c.b_party == party, c.b_id == decl_id),
+                )
+            )
+        )
+
+    def conflicting_with(self, party: str) -> set[tuple[str, str]]:
+        """Declarations of other parties that conflict with one of `party`'s."""
+        c = t.conflicts.c
+        a = self.conn.execute(
+            select(c.b_party, c.b_id).where(c.a_party == party, c.b_party != party)
+        ).all()
+        b = self.conn.execute(
+            select(c.a_party, c.a_id).where(c.b_party == party, c.a_party != party)
+        ).all()
+        return {(r[0], r[1]) for r in a} | {(r[0], r[1]) for r in b}
+
+    # notifications -------------------------------------------------------------------
+
+    def insert_notifications(self, rows: Sequence[NotificationRow]) -> None:
+        if rows:
+            self.conn.execute(insert(t.notifications), [_asdict(r) for r in rows])
+
+    def close_notification(
+        self, party: str, decl_id: str, version: int, notified: str | None = None
+    ) -> None:
+        n = t.notifications.c
+        cond = [n.party == party, n.id == decl_id, n.version == version]
+        if notified is not None:
+            cond.append(n.notified == notified)
+        self.conn.execute(update(t.notifications).where(*cond).values(open=False))
+
+    def notification(
+        self, party: str, decl_id: str, version: int, notified: str
+    ) -> NotificationRow | None:
+        n = t.notifications.c
+        row = self.conn.execute(
+            select(t.notifications).where(
+                n.party == party, n.id == decl_id, n.version == version, n.notified == notified
+            )
+        ).first()
+        return None if row is None else NotificationRow(**row._mapping)
+
+    def notified_of(self, notified: str, open_only: bool) -> list[NotificationRow]:
+        n = t.notifications.c
+        q = select(t.notifications).where(n.notified == notified)
+        if open_only:
+            q = q.where(n.open.is_(True))
+        return _rows(NotificationRow, self.conn.execute(q.order_by(n.deadline_s)))
+
+    # events and webhooks -------------------------------------------------------------
+
+    def insert_event(self, recipient: str, kind: str, at_s: float, payload: str) -> int:
+        result = self.conn.execute(
+            insert(t.events).values(recipient=recipient, type=kind, at_s=at_s, payload=payload)
+        )
+        seq = result.inserted_primary_key
+        assert seq is not None
+        return int(seq[0])
+
+    def events_after(self, recipient: str, after: int, limit: int) -> list[EventRow]:
+        e = t.events.c
+        result = self.conn.execute(
+            select(t.events)
+            .where(e.recipient == recipient, e.seq > after)
+            .order_by(e.seq)
+            .limit(limit)
+        )
+        return _rows(EventRow, result)
+
+    def event(self, seq: int) -> EventRow | None:
+        row = self.conn.execute(select(t.events).where(t.events.c.seq == seq)).first()
+        return None if row is None else EventRow(**row._mapping)
+
+    def add_webhook(self, row: WebhookRow) -> None:
+        self.conn.execute(insert(t.webhooks).values(**_asdict(row)))
+
+    def webhook(self, hook_id: str) -> WebhookRow | None:
+        row = self.conn.execute(select(t.webhooks).where(t.webhooks.c.hook_id == hook_id)).first()
+        return None if row is None else WebhookRow(**row._mapping)
+
+    def webhooks_of(self, party: str) -> list[WebhookRow]:
+        w = t.webhooks.c
+        result = self.conn.execute(
+            select(t.webhooks).where(w.party == party, w.deleted_s.is_(None)).order_by(w.created_s)
+        )
+        return _rows(WebhookRow, result)
+
+    def delete_webhook(self, hook_id: str, now_s: float) -> None:
+        self.conn.execute(
+            update(t.webhooks).where(t.webhooks.c.hook_id == hook_id).values(deleted_s=now_s)
+        )
+        self.conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.hook_id == hook_id, t.deliveries.c.status == "pending")
+            .values(status="cancelled", next_s=None, updated_s=now_s)
+        )
+
+    def add_delivery(self, hook_id: str, event_seq: int, now_s: float) -> None:
+        self.conn.execute(
+            insert(t.deliveries).values(
+                hook_id=hook_id,
+                event_seq=event_seq,
+                status="pending",
+                attempts=0,
+                next_s=now_s,
+                updated_s=now_s,
+            )
+        )
+
+    def due_deliveries(self, now_s: float, limit: int) -> list[DeliveryRow]:
+        d = t.deliveries.c
+        result = self.conn.execute(
+            select(t.deliveries)
+            .where(d.status == "pending", d.next_s <= now_s)
+            .order_by(d.next_s, d.delivery_id)
+            .limit(limit)
+        )
+        return _rows(DeliveryRow, result)
+
+    def next_delivery(self) -> float | None:
+        d = t.deliveries.c
+        return self.conn.execute(select(func.min(d.next_s)).where(d.status == "pending")).scalar()
+
+    def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        status: str,
+        attempts: int,
+        next_s: float | None,
+        last_status: int | None,
+        last_error: str | None,
+        now_s: float,
+    ) -> None:
+        self.conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.delivery_id == delivery_id)
+            .values(
+                status=status,
+                attempts=attempts,
+                next_s=next_s,
+                last_status=last_status,
+                last_error=last_error,
+                updated_s=now_s,
+            )
+        )
+
+    def deliveries_of(self, hook_id: str, limit: int) -> list[DeliveryRow]:
+        d = t.deliveries.c
+        result = self.conn.execute(
+            select(t.deliveries)
+            .where(d.hook_id == hook_id)
+            .order_by(d.delivery_id.desc())
+            .limit(limit)
+        )
+        return _rows(DeliveryRow, result)
+
+    # messages ------------------------------------------------------------------------
+
+    def insert_message(self, row: MessageRow) -> None:
+        self.conn.execute(insert(t.messages).values(**_asdict(row)))
+
+    def message(self, message_id: str) -> MessageRow | None:
+        row = self.conn.execute(
+            select(t.messages).where(t.messages.c.message_id == message_id)
+        ).first()
+        return None if row is None else MessageRow(**row._mapping)
+
+    def messages_of(self, party: str, limit: int, after: str | None) -> list[MessageRow]:
+        m = t.messages.c
+        q = select(t.messages).where(or_(m.sender == party, m.recipient == party))
+        if after is not None:
+            q = q.where(m.message_id > after)
+        return _rows(MessageRow, self.conn.execute(q.order_by(m.message_id).limit(limit)))
+
+    def update_message(self, message_id: str, **values: Any) -> None:
+        self.conn.execute(
+            update(t.messages).where(t.messages.c.message_id == message_id).values(**values)
+        )
+
+    def due_messages(self, now_s: float) -> list[MessageRow]:
+        m = t.messages.c
+        result = self.conn.execute(
+            select(t.messages).where(m.due_s.is_not(None), m.due_s <= now_s).order_by(m.due_s)
+        )
+        return _rows(MessageRow, result)
+
+    # idempotency ---------------------------------------------------------------------
+
+    def idempotent(self, party: str, key: str) -> tuple[str, int, str] | None:
+        i = t.idempotency.c
+        row = self.conn.execute(
+            select(i.request_sha256, i.status, i.body).where(i.party == party, i.key == key)
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def remember(
+        self, party: str, key: str, request_sha256: str, status: int, body: str, now_s: float
+    ) -> None:
+        self.conn.execute(
+            insert(t.idempotency).values(
+                party=party,
+                key=key,
+                request_sha256=request_sha256,
+                status=status,
+                body=body,
+                created_s=now_s,
+            )
+        )
+
+
+def _asdict(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in row.__slots__}

@@ -1,0 +1,177 @@
+"""The tables of the embedded and the shared store, as SQLAlchemy Core metadata.
+
+Plain, portable SQL types only (no JSON or array columns, no vendor extensions) so the
+same schema runs on SQLite, PostgreSQL and the PostgreSQL-compatible distributed engines.
+JSON documents are kept as canonical text. Changing a table means a new migration.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+PARTY = String(33)  # a party name (32) or "@operator"
+DECL_ID = String(128)
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_s", Float, nullable=False),
+    Column("observers", Text, nullable=False, server_default="[]"),
+    # JSON list of observer parties that see every declaration of this party whole.
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("party", PARTY, nullable=False),  # "@operator" for the operator's tokens
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_s", Float, nullable=False),
+    Column("revoked_s", Float, nullable=True),
+    Column("label", String(64), nullable=False, server_default=""),
+)
+
+keys = Table(
+    "keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("party", String(32), nullable=False, index=True),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("created_s", Float, nullable=False),
+    Column("revoked_s", Float, nullable=True),
+)
+
+declarations = Table(
+    "declarations",
+    metadata,
+    Column("party", String(32), primary_key=True),
+    Column("id", DECL_ID, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("current", Boolean, nullable=False),
+    Column("live", Boolean, nullable=False),  # current and not in a final state
+    Column("feature", Text, nullable=False),  # the GeoJSON Feature as stored
+    Column("shared", Boolean, nullable=False, server_default="0"),
+    Column("state", String(16), nullable=False),
+    Column("late", Boolean, nullable=False),
+    Column("submitted_s", Float, nullable=False),
+    Column("clearance", Text, nullable=False),  # the Clearance as JSON
+    Column("due_s", Float, nullable=True),  # next moment time alone may change it
+    Column("etag", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=True),
+    Column("key_id", String(64), nullable=True),
+)
+Index("ix_declarations_due", declarations.c.due_s)
+Index("ix_declarations_live", declarations.c.live, declarations.c.party)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("conflict_id", Integer, primary_key=True, autoincrement=True),
+    Column("a_party", String(32), nullable=False),
+    Column("a_id", DECL_ID, nullable=False),
+    Column("b_party", String(32), nullable=False),
+    Column("b_id", DECL_ID, nullable=False),
+    Column("start_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("min_distance_m", Float, nullable=False),
+    Column("at_lon", Float, nullable=False),
+    Column("at_lat", Float, nullable=False),
+)
+Index("ix_conflicts_a", conflicts.c.a_party, conflicts.c.a_id)
+Index("ix_conflicts_b", conflicts.c.b_party, conflicts.c.b_id)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("party", String(32), primary_key=True),  # the declaration's owner
+    Column("id", DECL_ID, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("notified", String(32), primary_key=True),
+    Column("reasons", String(64), nullable=False),
+    Column("deadline_s", Float, nullable=False),
+    Column("open", Boolean, nullable=False),  # awaiting this party's answer
+)
+Index("ix_notifications_notified", notifications.c.notified, notifications.c.open)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("recipient", PARTY, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("payload", Text, nullable=False),
+)
+Index("ix_events_recipient", events.c.recipient, events.c.seq)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("message_id", String(32), primary_key=True),
+    Column("sender", PARTY, nullable=False),
+    Column("recipient", PARTY, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("refs", Text, nullable=False),
+    Column("sent_s", Float, nullable=False),
+    Column("deadline_s", Float, nullable=False),
+    Column("acked_s", Float, nullable=True),
+    Column("escalated_s", Float, nullable=True),
+    Column("due_s", Float, nullable=True),
+    Column("signature", LargeBinary, nullable=True),
+)
+Index("ix_messages_recipient", messages.c.recipient)
+Index("ix_messages_sender", messages.c.sender)
+Index("ix_messages_due", messages.c.due_s)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("hook_id", String(32), primary_key=True),
+    Column("party", PARTY, nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("created_s", Float, nullable=False),
+    Column("deleted_s", Float, nullable=True),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("hook_id", String(32), nullable=False, index=True),
+    Column("event_seq", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_s", Float, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("updated_s", Float, nullable=False),
+)
+Index("ix_deliveries_next", deliveries.c.status, deliveries.c.next_s)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("party", PARTY, primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_s", Float, nullable=False),
+)

@@ -1,0 +1,157 @@
+"""A real `deconflict serve` process on a free loopback port, for tests that go through
+real HTTP. Parties are registered through the API with the operator's token."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deconflict.scenarios import party_kinds, scenario_path, shifted
+from deconflict.service import Service
+from deconflict.service import parties as party_service
+from deconflict.store.database import Database
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Party:
+    """A registered party and an HTTP client carrying its token."""
+
+    name: str
+    token: str
+    client: httpx.Client
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.get(path, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.post(path, **kw)
+
+    def put(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.put(path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.delete(path, **kw)
+
+
+@dataclass
+class Server:
+    """`deconflict serve --db <db> --port <port> [--config <toml>]` as a child process."""
+
+    db: Path
+    config: str | None = None
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    operator_token: str = ""
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> Server:
+        if not self.operator_token:
+            svc = Service(Database(str(self.db)))
+            self.operator_token = party_service.operator_token(svc, "tests").token
+            svc.close()
+        args = [
+            sys.executable,
+            "-m",
+            "deconflict",
+            "serve",
+            "--db",
+            str(self.db),
+            "--port",
+            str(self.port),
+        ]
+        if self.config is not None:
+            path = self.db.with_suffix(".toml")
+            path.write_text(self.config)
+            args += ["--config", str(path)]
+        with open(self.db.with_suffix(".log"), "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log()[-2000:]}")
+
+    def log(self) -> str:
+        path = self.db.with_suffix(".log")
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def client(self, token: str | None) -> httpx.Client:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        c = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        self.clients.append(c)
+        return c
+
+    @property
+    def operator(self) -> Party:
+        return Party("@operator", self.operator_token, self.client(self.operator_token))
+
+    def add_party(self, name: str, kind: str) -> Party:
+        r = self.operator.post("/v1/parties", json={"name": name, "kind": kind})
+        assert r.status_code == 201, r.text
+        token = r.json()["token"]
+        return Party(name, token, self.client(token))
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+        self.stop()
+
+
+def scenario_plans(name: str, start_s: float) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """A bundled scenario moved to start at `start_s`: (party -> kind, party ->
+    FeatureCollection of its own declarations)."""
+    from deconflict.export.geojson import declarations_to_collection
+    from deconflict.ingest import load_declarations
+
+    found = load_declarations(scenario_path(name))
+    decls = shifted(found.declarations, start_s)
+    kinds = party_kinds(found.metadata)
+    plans = {
+        p: declarations_to_collection([d for d in decls if d.party == p])
+        for p in sorted({d.party for d in decls})
+    }
+    return kinds, plans
+
+
+def as_json(doc: Any) -> bytes:
+    return json.dumps(doc).encode()
