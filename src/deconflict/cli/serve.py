@@ -89,6 +89,11 @@ def register(app: typer.Typer) -> None:
             svc = Service(Database(db))
             tokens = setup_demo(svc, scenario)
             typer.echo(f"deconflict demo: {scenario} on {path.resolve()}")
+            conflicts = sum(1 for _ in svc.engine.all_conflicts())
+            typer.echo(
+                f"  {len(svc.engine)} declarations of {len(tokens) - 1} parties submitted, "
+                f"{conflicts} conflicts between them"
+            )
             typer.echo(f"  URL      http://{host}:{port}/   (API /v1, schema /openapi.json)")
             for name, token in tokens.items():
                 typer.echo(f"  {name:<12} {token}")
