@@ -9,7 +9,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,13 +40,37 @@ def _settings(config: Path | None) -> Settings:
     return Settings() if config is None else load_settings(config)
 
 
+def _open(db: str, settings: Settings) -> Service:
+    """The service on `db`; the store is closed again if loading it fails."""
+    database = Database(db)
+    try:
+        return Service(database, settings)
+    except BaseException:
+        database.close()
+        raise
+
+
 def run(svc: Service, host: str, port: int) -> None:
     import uvicorn
 
     from deconflict.api.app import create_app
+    from deconflict.api.routes.events import end_streams
+
+    app = create_app(svc)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            end_streams(app)  # else open event streams hold the stop until clients leave
+            await super().shutdown(sockets)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(create_app(svc), host=host, port=port, log_level="info", access_log=False)
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: the port is taken or startup failed
 
 
 def register(app: typer.Typer) -> None:
@@ -60,13 +84,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start the service on a store (created and migrated as needed)."""
         with reporting(debug=debug):
-            svc = Service(Database(db), _settings(config))
-            with svc.read() as repo:
-                has_operator = bool(repo.tokens_of(OPERATOR))
-            if not has_operator:
-                token = party_service.operator_token(svc, "first start")
-                typer.echo(f"Operator token (shown once, keep it safe): {token.token}")
-        run(svc, host, port)
+            settings = _settings(config)  # a bad file is refused before the store is touched
+            svc = _open(db, settings)
+        try:
+            with reporting(debug=debug):
+                with svc.read() as repo:
+                    has_operator = bool(repo.tokens_of(OPERATOR))
+                if not has_operator:
+                    token = party_service.operator_token(svc, "first start")
+                    typer.echo(f"Operator token (shown once, keep it safe): {token.token}")
+            run(svc, host, port)
+        finally:
+            svc.close()
 
     @app.command()
     def demo(
@@ -86,23 +115,27 @@ def register(app: typer.Typer) -> None:
             path = Path(db)
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-            svc = Service(Database(db))
-            tokens = setup_demo(svc, scenario)
-            typer.echo(f"deconflict demo: {scenario} on {path.resolve()}")
-            conflicts = sum(1 for _ in svc.engine.all_conflicts())
-            typer.echo(
-                f"  {len(svc.engine)} declarations of {len(tokens) - 1} parties submitted, "
-                f"{conflicts} conflicts between them"
-            )
-            typer.echo(f"  URL      http://{host}:{port}/   (API /v1, schema /openapi.json)")
-            for name, token in tokens.items():
-                typer.echo(f"  {name:<12} {token}")
-            first = next(t for n, t in tokens.items() if n != "operator")
-            typer.echo(
-                f"Try: curl -H 'Authorization: Bearer {first}' http://{host}:{port}/v1/inbox"
-            )
-        if not no_serve:
-            run(svc, host, port)
+            svc = _open(db, Settings())
+        try:
+            with reporting(debug=debug):
+                tokens = setup_demo(svc, scenario)
+                typer.echo(f"deconflict demo: {scenario} on {path.resolve()}")
+                conflicts = sum(1 for _ in svc.engine.all_conflicts())
+                typer.echo(
+                    f"  {len(svc.engine)} declarations of {len(tokens) - 1} parties submitted, "
+                    f"{conflicts} conflicts between them"
+                )
+                typer.echo(f"  URL      http://{host}:{port}/   (API /v1, schema /openapi.json)")
+                for name, token in tokens.items():
+                    typer.echo(f"  {name:<12} {token}")
+                first = next(t for n, t in tokens.items() if n != "operator")
+                typer.echo(
+                    f"Try: curl -H 'Authorization: Bearer {first}' http://{host}:{port}/v1/inbox"
+                )
+            if not no_serve:
+                run(svc, host, port)
+        finally:
+            svc.close()
 
 
 def setup_demo(svc: Service, scenario: str) -> dict[str, str]:

@@ -73,10 +73,18 @@ class Database:
             else:
                 self.writer = create_engine(self.url, pool_pre_ping=True)
                 self.reader = self.writer
+            found = migrate.current(self.writer)
+            if found is not None and not migrate.known(found):
+                raise StoreUnavailable(
+                    f"The database {db} has schema revision {found!r}, made by a newer "
+                    "release of deconflict than this one; upgrade deconflict to open it."
+                )
             migrate.upgrade(self.writer)
         except DeconflictError:
+            self._dispose()
             raise
         except Exception as exc:  # driver errors vary by backend
+            self._dispose()
             raise StoreUnavailable(
                 f"The database {db} cannot be opened ({type(exc).__name__}); check the path "
                 "or URL and that it is a deconflict database."
@@ -95,7 +103,14 @@ class Database:
         with self.reader.begin() as conn:
             yield conn
 
+    def _dispose(self) -> None:
+        """Close every pooled connection (also after a failed open, engines made so far)."""
+        writer: Engine | None = getattr(self, "writer", None)
+        reader: Engine | None = getattr(self, "reader", None)
+        if writer is not None:
+            writer.dispose()
+        if reader is not None and reader is not writer:
+            reader.dispose()
+
     def close(self) -> None:
-        self.writer.dispose()
-        if self.reader is not self.writer:
-            self.reader.dispose()
+        self._dispose()

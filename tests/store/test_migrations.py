@@ -1,0 +1,211 @@
+"""The store's schema and connections on a real SQLite file: the migrations build exactly
+the tables of `store.schema`, go down and up again, keep data on upgrade; the file runs in
+WAL mode; a write that raises leaves nothing behind."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, insert, inspect, select, text
+from sqlalchemy.pool import NullPool
+
+from deconflict.store import migrate, schema
+from deconflict.store.database import Database, StoreUnavailable
+
+TABLES = set(schema.metadata.tables)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "store.sqlite"
+
+
+@pytest.fixture
+def engine(db_path: Path) -> Iterator[Engine]:
+    """A bare engine on an empty file: nothing migrated yet."""
+    e = create_engine(f"sqlite:///{db_path}", poolclass=NullPool)
+    try:
+        yield e
+    finally:
+        e.dispose()
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    d = Database(str(db_path))
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+def tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def party_names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(schema.parties.c.name)).scalars())
+
+
+def add_party(engine: Engine, name: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(schema.parties).values(name=name, kind="force", created_s=1.0))
+
+
+def revisions_oldest_first() -> list[str]:
+    script = ScriptDirectory.from_config(migrate._config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def test_upgrade_from_empty_reaches_head_with_every_table(engine: Engine) -> None:
+    assert migrate.current(engine) is None
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == migrate.head()
+    assert tables(engine) == TABLES
+
+
+def test_migrated_database_matches_the_models(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        diff = compare_metadata(ctx, schema.metadata)
+    # Alembic's SQLite comparison cannot match an empty-string default ('' against "''"),
+    # so tokens.label shows as changed when it is not; it is checked on its own below.
+    spurious = [
+        d
+        for d in diff
+        if isinstance(d, list)
+        and len(d) == 1
+        and d[0][0] == "modify_default"
+        and d[0][2:4] == ("tokens", "label")
+    ]
+    assert [d for d in diff if d not in spurious] == []
+    with engine.connect() as conn:
+        label = [r for r in conn.exec_driver_sql("PRAGMA table_info(tokens)") if r[1] == "label"]
+    assert label[0][4] == "''"  # dflt_value: DEFAULT ''
+
+
+def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    migrate.downgrade(engine, "base")
+    assert migrate.current(engine) is None
+    assert tables(engine) == set()
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == migrate.head()
+    assert tables(engine) == TABLES
+
+
+def test_each_upgrade_step_keeps_the_data(engine: Engine) -> None:
+    revisions = revisions_oldest_first()
+    assert revisions[-1] == migrate.head()
+    migrate.upgrade(engine, revisions[0])
+    add_party(engine, "before")
+    for revision in revisions[1:]:
+        migrate.upgrade(engine, revision)
+        assert party_names(engine) == ["before"]
+    migrate.upgrade(engine)  # at head already: a no-op
+    assert party_names(engine) == ["before"]
+
+
+def test_reopening_a_store_with_data_keeps_it(db_path: Path) -> None:
+    first = Database(str(db_path))
+    add_party(first.writer, "kept")
+    first.close()
+    again = Database(str(db_path))  # migrates on open
+    try:
+        assert party_names(again.reader) == ["kept"]
+        assert migrate.current(again.writer) == migrate.head()
+    finally:
+        again.close()
+
+
+def test_current_reports_head_after_open(db: Database) -> None:
+    assert migrate.current(db.writer) == migrate.head() == revisions_oldest_first()[-1]
+
+
+def test_a_store_from_a_newer_release_is_refused_in_one_sentence(db_path: Path) -> None:
+    Database(str(db_path)).close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    conn.close()
+    with pytest.raises(StoreUnavailable) as caught:
+        Database(str(db_path))
+    message = caught.value.message
+    assert "9999_future" in message and "newer" in message
+    assert message.count(". ") == 0 and message.endswith(".")
+
+
+def test_a_file_that_is_not_a_database_is_refused(db_path: Path) -> None:
+    db_path.write_text("not a database, just words " * 100)
+    with pytest.raises(StoreUnavailable, match="cannot be opened"):
+        Database(str(db_path))
+
+
+def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match="does not exist"):
+        Database(str(tmp_path / "nope" / "store.sqlite"))
+
+
+# --- connections ----------------------------------------------------------------------------
+
+
+def test_wal_mode_is_on(db: Database, db_path: Path) -> None:
+    with db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    with db.write() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    raw = sqlite3.connect(db_path)  # WAL is a property of the file, seen by any client
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        raw.close()
+
+
+def test_a_write_that_raises_leaves_nothing(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="boom"), db.write() as conn:
+        conn.execute(insert(schema.parties).values(name="ghost", kind="force", created_s=1.0))
+        conn.execute(
+            insert(schema.events).values(recipient="ghost", type="t", at_s=1.0, payload="{}")
+        )
+        raise RuntimeError("boom")
+    assert party_names(db.reader) == []
+    with db.read() as conn:
+        assert conn.execute(select(schema.events)).all() == []
+    # The writer lock was released: the next write goes through and commits.
+    with db.write() as conn:
+        conn.execute(insert(schema.parties).values(name="real", kind="force", created_s=2.0))
+    assert party_names(db.reader) == ["real"]
+
+
+def test_readers_see_only_committed_writes_and_do_not_wait(db: Database) -> None:
+    with db.write() as conn:
+        conn.execute(insert(schema.parties).values(name="early", kind="force", created_s=1.0))
+        with db.read() as snapshot:  # WAL: a reader does not wait for the open write
+            seen = list(snapshot.execute(select(schema.parties.c.name)).scalars())
+        assert seen == []
+    assert party_names(db.reader) == ["early"]
+
+
+def test_each_write_begins_immediate(db: Database, db_path: Path) -> None:
+    # A second writer (another process: the CLI beside a running server) must not slip a
+    # write in between: BEGIN IMMEDIATE takes the write lock at the start.
+    with db.write() as conn:
+        conn.execute(text("SELECT 1"))
+        other = sqlite3.connect(db_path, timeout=0)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
