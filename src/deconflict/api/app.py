@@ -13,8 +13,9 @@ from fastapi.responses import RedirectResponse
 
 from deconflict import __version__ as version
 from deconflict.api import errors
-from deconflict.api.routes import declarations, events, messages, parties, webhooks
+from deconflict.api.routes import declarations, events, messages, parties, record, webhooks
 from deconflict.service import Service
+from deconflict.service.record import Checkpointer
 from deconflict.service.scheduler import Scheduler
 from deconflict.service.webhooks import Deliverer
 
@@ -32,6 +33,10 @@ def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.closing = asyncio.Event()
         threads: list[Any] = [Scheduler(svc), Deliverer(svc)] if workers else []
+        if workers and svc.log_signer is not None:
+            threads.append(
+                Checkpointer(svc, svc.log_signer, svc.settings.checkpoint_interval_s)
+            )
         for t in threads:
             t.start()
         try:
@@ -52,7 +57,7 @@ def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
     app.state.service = svc
     app.state.closing = asyncio.Event()
     errors.install(app)
-    for module in (parties, declarations, messages, events, webhooks):
+    for module in (parties, declarations, messages, events, webhooks, record):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

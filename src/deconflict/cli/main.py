@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from deconflict import __version__
-from deconflict.cli import check, party, serve
+from deconflict.cli import check, log, party, serve
 
 app = typer.Typer(
     name="deconflict",
@@ -28,6 +28,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     check.register,
     serve.register,
     party.register,
+    log.register,
 )
 
 

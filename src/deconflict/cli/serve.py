@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from deconflict.cli.failures import reporting
+from deconflict.errors import InvalidRequest
 from deconflict.export.geojson import declarations_to_collection
 from deconflict.ingest import load_declarations
 from deconflict.model.clearance import OPERATOR
@@ -22,6 +23,7 @@ from deconflict.service import OPERATOR_PRINCIPAL, Service, Settings
 from deconflict.service import declarations as decl_service
 from deconflict.service import parties as party_service
 from deconflict.service.config import load_settings
+from deconflict.service.record import load_or_create_key
 from deconflict.store.database import Database
 
 DEMO_LEAD_S = 72 * 3600.0
@@ -34,17 +36,34 @@ Config = Annotated[
     Path | None, typer.Option("--config", help="TOML file of settings (docs/api.md).")
 ]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+LogKey = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-key",
+        help="File of the key that signs the record's checkpoints, made on first start "
+        "(default: the SQLite file's name + .log-key).",
+    ),
+]
+
+
+def _log_key_path(db: str, log_key: Path | None) -> Path:
+    if log_key is not None:
+        return log_key
+    if "://" in db:
+        raise InvalidRequest("--log-key is needed with a database URL (no file to put it beside).")
+    return Path(db + ".log-key")
 
 
 def _settings(config: Path | None) -> Settings:
     return Settings() if config is None else load_settings(config)
 
 
-def _open(db: str, settings: Settings) -> Service:
-    """The service on `db`; the store is closed again if loading it fails."""
+def _open(db: str, settings: Settings, log_key: Path | None = None) -> Service:
+    """The service on `db` with its log key; the store is closed again if loading fails."""
+    signer = load_or_create_key(_log_key_path(db, log_key), settings.log_origin)
     database = Database(db)
     try:
-        return Service(database, settings)
+        return Service(database, settings, log_signer=signer)
     except BaseException:
         database.close()
         raise
@@ -80,12 +99,15 @@ def register(app: typer.Typer) -> None:
         host: Host = "127.0.0.1",
         port: Port = 8000,
         config: Config = None,
+        log_key: LogKey = None,
         debug: Debug = False,
     ) -> None:
         """Start the service on a store (created and migrated as needed)."""
         with reporting(debug=debug):
             settings = _settings(config)  # a bad file is refused before the store is touched
-            svc = _open(db, settings)
+            svc = _open(db, settings, log_key)
+            assert svc.log_signer is not None
+            typer.echo(f"Record: log key {svc.log_signer.verifier}")
         try:
             with reporting(debug=debug):
                 with svc.read() as repo:
@@ -113,7 +135,7 @@ def register(app: typer.Typer) -> None:
         """Start the service on a fresh embedded store with a bundled scenario."""
         with reporting(debug=debug):
             path = Path(db)
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", ".log-key"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
             svc = _open(db, Settings())
         try:

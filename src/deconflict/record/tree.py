@@ -114,6 +114,21 @@ class MerkleTree:
                 self._compact.append(self._nodes.get(level, offset >> level))
                 offset += 1 << level
 
+    @classmethod
+    def resume(cls, nodes: NodeStore, size: int, compact: list[bytes]) -> MerkleTree:
+        """Reopen a tree whose compact range (as `compact_range` returned it) is known,
+        without reading it back from `nodes`."""
+        if len(compact) != size.bit_count():
+            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} compact nodes")
+        tree = cls.__new__(cls)
+        tree._nodes, tree._size, tree._compact = nodes, size, list(compact)
+        return tree
+
+    @property
+    def compact_range(self) -> list[bytes]:
+        """The complete subtrees covering [0, size), largest first."""
+        return list(self._compact)
+
     @property
     def size(self) -> int:
         """Number of leaves appended."""

@@ -6,6 +6,7 @@ database together) atomic. Use cases live in the modules beside this one.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -18,8 +19,10 @@ from deconflict.ingest.limits import DEFAULT_LIMITS, Limits
 from deconflict.model.clearance import DEFAULT_POLICY, NoticePolicy
 from deconflict.model.declarations import Declaration
 from deconflict.model.policy import Policy
+from deconflict.record.note import NoteSigner
 from deconflict.service.events import EventHub
 from deconflict.store.database import Database
+from deconflict.store.log import LogHead
 from deconflict.store.repository import DeclarationRow, Repository
 
 log = logging.getLogger("deconflict.service")
@@ -45,8 +48,24 @@ class Settings:
     """Longest acknowledgement window a sender may give."""
     message_ack_min_s: float = 60.0
     """Shortest acknowledgement window a sender may give."""
+    checkpoint_interval_s: float = 10.0
+    """How often the service signs a checkpoint of the record when it grew, seconds."""
+    log_origin: str = "deconflict"
+    """The record's origin: the first line of every checkpoint, the log key's name."""
     max_webhooks: int = 5
     """Webhooks one party may register."""
+    webhook_backoff_base_s: float = 5.0
+    """Delay before the first retry of a failed webhook delivery, seconds; each later retry
+    waits twice as long as the one before (±10 % jitter, at most an hour)."""
+
+    def __post_init__(self) -> None:
+        base = self.webhook_backoff_base_s
+        if (
+            isinstance(base, bool)
+            or not isinstance(base, int | float)
+            or not (math.isfinite(base) and base > 0)
+        ):
+            raise ValueError(f"webhook_backoff_base_s must be a number above 0, not {base!r}")
 
 
 class Service:
@@ -57,13 +76,18 @@ class Service:
         db: Database,
         settings: Settings | None = None,
         clock: Callable[[], float] = time.time,
+        log_signer: NoteSigner | None = None,
     ) -> None:
         self.db = db
+        self.log_signer = log_signer
+        """The key that signs the record's checkpoints; None: no checkpoints are signed."""
         self.settings = settings or Settings()
         self.clock = clock
         self.hub = EventHub()
         self.engine = Engine(self.settings.policy)
         self._parsed: OrderedDict[tuple[str, str, int], Declaration] = OrderedDict()
+        self._log_head: LogHead | None = None
+        """The record's head as of the last commit (saves reading it back each write)."""
         self._load()
 
     def _load(self) -> None:
@@ -80,7 +104,11 @@ class Service:
     def write(self) -> Iterator[Repository]:
         """One write transaction under the writer lock; listeners are woken after commit."""
         with self.db.write() as conn:
-            yield Repository(conn)
+            repo = Repository(conn, self._log_head)
+            yield repo
+            head = repo.flush_log()
+        if head is not None:
+            self._log_head = head
         self.hub.publish()
 
     @contextmanager

@@ -13,9 +13,11 @@ from deconflict.errors import AlreadyExists, Forbidden, InvalidRequest, NotFound
 from deconflict.model.clearance import OPERATOR
 from deconflict.model.parties import Party, PartyKind
 from deconflict.record import BadKey, VerifyKey
-from deconflict.service.auth import IssuedToken, Principal, issue_token
+from deconflict.service.auth import OPERATOR_PRINCIPAL, IssuedToken, Principal, issue_token
 from deconflict.service.core import Service
+from deconflict.service.record import append as record
 from deconflict.service.views import when
+from deconflict.store.repository import Repository
 
 
 def _operator_only(who: Principal, what: str) -> None:
@@ -38,13 +40,33 @@ def add_party(svc: Service, who: Principal, name: str, kind: str) -> tuple[Party
         now = svc.now()
         repo.add_party(party, now)
         token = issue_token(repo, party.name, now, "first")
+        record(
+            repo, now, "party.registered", who.party, {"party": party.name, "kind": str(party.kind)}
+        )
+        _token_entry(repo, now, who, party.name, token, "first")
     return party, token
 
 
 def operator_token(svc: Service, label: str = "operator") -> IssuedToken:
     """Issue a token for the operator (from the command line only)."""
     with svc.db.lock, svc.write() as repo:
-        return issue_token(repo, OPERATOR, svc.now(), label)
+        now = svc.now()
+        token = issue_token(repo, OPERATOR, now, label)
+        _token_entry(repo, now, OPERATOR_PRINCIPAL, OPERATOR, token, label)
+        return token
+
+
+def _token_entry(
+    repo: Repository, now: float, who: Principal, party: str, token: IssuedToken, label: str
+) -> None:
+    """A token's issue goes in the record by id; its secret never does."""
+    record(
+        repo,
+        now,
+        "token.issued",
+        who.party,
+        {"party": party, "token_id": token.token_id, "label": label},
+    )
 
 
 def rotate_token(
@@ -57,8 +79,16 @@ def rotate_token(
             raise NotFound(f"No party is named {party!r}.")
         now = svc.now()
         token = issue_token(repo, party, now, "rotated")
+        _token_entry(repo, now, who, party, token, "rotated")
         if revoke_others:
             repo.revoke_tokens_of(party, now, keep=token.token_id)
+            record(
+                repo,
+                now,
+                "token.revoked",
+                who.party,
+                {"party": party, "all_but": token.token_id},
+            )
     return token
 
 
@@ -67,7 +97,9 @@ def revoke_token(svc: Service, who: Principal, token_id: str) -> None:
         row = repo.token(token_id)
         if row is None or not (who.is_operator or row.party == who.party):
             raise NotFound("No token of yours has that id.")
-        repo.revoke_token(token_id, svc.now())
+        now = svc.now()
+        repo.revoke_token(token_id, now)
+        record(repo, now, "token.revoked", who.party, {"party": row.party, "token_id": token_id})
 
 
 def tokens(svc: Service, who: Principal, party: str) -> list[dict[str, Any]]:
@@ -100,7 +132,15 @@ def add_key(svc: Service, who: Principal, party: str, public_key: str) -> dict[s
         found = repo.key(key.key_id)
         if found is not None:
             raise AlreadyExists(f"Key {key.key_id} is already registered.")
-        repo.add_key(key.key_id, party, raw, svc.now())
+        now = svc.now()
+        repo.add_key(key.key_id, party, raw, now)
+        record(
+            repo,
+            now,
+            "key.registered",
+            who.party,
+            {"party": party, "key_id": key.key_id, "public_key": public_key},
+        )
     return {"key_id": key.key_id, "party": party}
 
 
@@ -109,7 +149,9 @@ def revoke_key(svc: Service, who: Principal, key_id: str) -> None:
         found = repo.key(key_id)
         if found is None or not (who.is_operator or found[0] == who.party):
             raise NotFound("No key of yours has that id.")
-        repo.revoke_key(key_id, svc.now())
+        now = svc.now()
+        repo.revoke_key(key_id, now)
+        record(repo, now, "key.revoked", who.party, {"party": found[0], "key_id": key_id})
 
 
 def keys(svc: Service, party: str) -> list[dict[str, str]]:
@@ -143,6 +185,13 @@ def set_observers(svc: Service, who: Principal, observers: list[str]) -> dict[st
                     f"{str(name)[:40]!r} is not a registered party of kind observer."
                 )
         repo.set_observers(who.party, observers)
+        record(
+            repo,
+            svc.now(),
+            "observers.set",
+            who.party,
+            {"party": who.party, "observers": sorted(set(observers))},
+        )
     return {"party": who.party, "observers": sorted(set(observers))}
 
 

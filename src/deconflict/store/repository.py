@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 from deconflict.model.conflicts import Conflict
 from deconflict.model.parties import Party, PartyKind
 from deconflict.store import schema as t
+from deconflict.store.log import LogHead, LogWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +117,21 @@ def _rows(cls: Any, result: Iterable[Any]) -> list[Any]:
 class Repository:
     """Queries over one connection. Writes only make sense inside `Database.write()`."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, head: LogHead | None = None) -> None:
         self.conn = conn
+        self._head = head
+        self._log: LogWriter | None = None
+
+    @property
+    def log(self) -> LogWriter:
+        """The record, appended in this transaction (opened on first use)."""
+        if self._log is None:
+            self._log = LogWriter(self.conn, self._head)
+        return self._log
+
+    def flush_log(self) -> LogHead | None:
+        """Write what was appended to the record; the new head, or None if untouched."""
+        return None if self._log is None else self._log.flush()
 
     # parties -------------------------------------------------------------------------
 
@@ -220,6 +234,11 @@ class Repository:
     def insert_declaration(self, row: DeclarationRow) -> None:
         self.conn.execute(insert(t.declarations).values(**_asdict(row)))
 
+    def insert_declarations(self, rows: Sequence[DeclarationRow]) -> None:
+        """Many rows in one statement (bulk loads: benchmarks, imports)."""
+        if rows:
+            self.conn.execute(insert(t.declarations), [_asdict(r) for r in rows])
+
     def retire_versions(self, party: str, decl_id: str) -> None:
         """Mark every stored version of (party, id) as no longer current."""
         self.conn.execute(
@@ -255,6 +274,17 @@ class Repository:
             .where(t.declarations.c.party == party, t.declarations.c.id == decl_id)
             .values(shared=shared)
         )
+
+    def is_shared(self, party: str, decl_id: str) -> bool:
+        """Whether the owner shares its declaration's current version with everyone."""
+        found = self.conn.execute(
+            select(t.declarations.c.shared).where(
+                t.declarations.c.party == party,
+                t.declarations.c.id == decl_id,
+                t.declarations.c.current.is_(True),
+            )
+        ).scalar()
+        return bool(found)
 
     def current(self, party: str, decl_id: str) -> DeclarationRow | None:
         row = self.conn.execute(
@@ -459,6 +489,15 @@ class Repository:
         seq = result.inserted_primary_key
         assert seq is not None
         return int(seq[0])
+
+    def insert_events(self, rows: Sequence[tuple[str, str, float, str]]) -> None:
+        """Many (recipient, type, at_s, payload) events in one statement (bulk loads); no
+        webhook deliveries are queued for them."""
+        if rows:
+            self.conn.execute(
+                insert(t.events),
+                [{"recipient": r, "type": k, "at_s": a, "payload": p} for r, k, a, p in rows],
+            )
 
     def events_after(self, recipient: str, after: int, limit: int) -> list[EventRow]:
         e = t.events.c

@@ -8,6 +8,7 @@ JSON documents are kept as canonical text. Changing a table means a new migratio
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -174,4 +175,58 @@ idempotency = Table(
     Column("status", Integer, nullable=False),
     Column("body", Text, nullable=False),
     Column("created_s", Float, nullable=False),
+)
+
+# -- the record (SPEC section 6) --------------------------------------------------------
+
+LOG_INDEX = BigInteger().with_variant(Integer, "sqlite")
+"""A leaf index: 64-bit (SQLite's INTEGER is 64-bit and keeps rowid speed)."""
+
+log_entries = Table(
+    "log_entries",
+    metadata,
+    Column("idx", LOG_INDEX, primary_key=True, autoincrement=False),
+    Column("at_s", Float, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("by", PARTY, nullable=False),
+    Column("entry", LargeBinary, nullable=False),  # the canonical JSON bytes, hashed as a leaf
+)
+Index("ix_log_entries_at", log_entries.c.at_s)
+
+log_nodes = Table(
+    "log_nodes",
+    metadata,
+    # Complete subtree hashes: (0, i) is leaf i's hash, (k, i) covers leaves [i*2^k, (i+1)*2^k).
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", LOG_INDEX, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+log_contents = Table(
+    "log_contents",
+    metadata,
+    # What an entry commits to without showing: disclosed only as SPEC section 4 allows.
+    Column("idx", LOG_INDEX, primary_key=True, autoincrement=False),
+    Column("name", String(32), primary_key=True),
+    Column("salt", LargeBinary(32), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("checkpoint_id", Integer, primary_key=True, autoincrement=True),
+    Column("tree_size", LOG_INDEX, nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("note", Text, nullable=False),  # the C2SP signed note, as signed
+)
+Index("ix_checkpoints_size", checkpoints.c.tree_size)
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("checkpoint_id", Integer, primary_key=True, autoincrement=False),
+    Column("party", String(32), primary_key=True),
+    Column("at_s", Float, nullable=False),
+    Column("note", Text, nullable=False),  # the checkpoint with the party's signature line
 )

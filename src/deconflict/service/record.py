@@ -1,0 +1,355 @@
+"""The service's record (SPEC §6): what each use case appends, the log key, signed
+checkpoints at an interval and on demand, proofs, export, disclosure and audit.
+
+It must never append outside the write transaction of the state an entry describes, and
+never disclose committed content to a party SPEC §4 does not allow: the owner (and its
+observers, and everyone once shared) for a declaration, the two ends for a message or a
+disclosure, the requester for its own signed request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from deconflict.errors import Forbidden, InvalidRequest, NotFound
+from deconflict.record import (
+    NoteSigner,
+    SigningKey,
+    VerifyKey,
+    consistency_proof_from,
+    cosign_note,
+    inclusion_proof_from,
+    make_checkpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+    verify_note,
+)
+from deconflict.record.audit import AuditReport, audit
+from deconflict.record.canonical import JSONValue
+from deconflict.record.entries import RequestSignature, parse_entry
+from deconflict.record.errors import BadKey, BadSignature, MalformedNote
+from deconflict.record.note import NoteVerifier
+from deconflict.service.auth import Principal
+from deconflict.service.core import Service
+from deconflict.store import log as store_log
+from deconflict.store.log import LogReader, StoredCheckpoint
+from deconflict.store.repository import Repository
+
+log = logging.getLogger("deconflict.record")
+
+SERVICE = "@service"
+"""The `by` of entries the service decides alone (checkpoints, expiries)."""
+
+
+# -- appending -------------------------------------------------------------------------
+
+
+def append(
+    repo: Repository,
+    at_s: float,
+    type_: str,
+    by: str,
+    data: Mapping[str, JSONValue],
+    private: Mapping[str, bytes | JSONValue] | None = None,
+    signature: tuple[str, bytes] | None = None,
+) -> int:
+    """Append one entry in `repo`'s transaction; returns its index."""
+    sig = None if signature is None else RequestSignature(signature[0], signature[1])
+    return repo.log.append(at_s, type_, by, data, private, sig)
+
+
+# -- the log key -----------------------------------------------------------------------
+
+
+def load_or_create_key(path: str | Path, origin: str) -> NoteSigner:
+    """The service's checkpoint key from `path` (a C2SP signer key string), made on the
+    first start with mode 0600. The key name is the log's origin."""
+    p = Path(path)
+    if p.exists():
+        try:
+            signer = NoteSigner.parse(p.read_text(encoding="ascii").strip())
+        except (OSError, UnicodeDecodeError, BadKey) as exc:
+            raise InvalidRequest(f"The log key {p} cannot be read ({exc}).") from None
+        if signer.name != origin:
+            raise InvalidRequest(f"The log key {p} is for the log {signer.name!r}, not {origin!r}.")
+        return signer
+    signer = NoteSigner(origin, SigningKey.generate())
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(signer.secret_string() + "\n")
+    log.info("created the log key %s (%s)", p, signer.verifier)
+    return signer
+
+
+# -- checkpoints -----------------------------------------------------------------------
+
+
+def checkpoint_now(svc: Service, signer: NoteSigner, force: bool = False) -> StoredCheckpoint:
+    """Sign the current head and store it; unless `force`, the latest checkpoint is kept
+    when the log has not grown since."""
+    with svc.write() as repo:
+        reader = LogReader(repo.conn)
+        latest = reader.latest_checkpoint()
+        size = repo.log.size
+        if latest is not None and latest.tree_size == size and not force:
+            return latest
+        now = svc.now()
+        head = make_checkpoint(signer.name, size, repo.log.root(), datetime.fromtimestamp(now, UTC))
+        note = sign_checkpoint(head, signer)
+        checkpoint_id = store_log.add_checkpoint(repo.conn, size, now, note)
+    return StoredCheckpoint(checkpoint_id, size, now, note)
+
+
+class Checkpointer:
+    """A thread that signs a checkpoint every `period_s` when the log grew."""
+
+    def __init__(self, svc: Service, signer: NoteSigner, period_s: float) -> None:
+        self.svc, self.signer, self.period_s = svc, signer, period_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="deconflict-checkpointer", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            try:
+                checkpoint_now(self.svc, self.signer)
+            except Exception:  # keep signing later; the error is in the log
+                log.exception("checkpoint failed")
+
+
+def cosign(svc: Service, who: Principal, checkpoint_id: int, note: str) -> dict[str, Any]:
+    """Keep a party's cosignature (witness) of a checkpoint: `note` is the checkpoint
+    with the party's signature line added, by one of its registered keys."""
+    if who.is_operator:
+        raise Forbidden("The operator does not witness its own log; a party does.")
+    with svc.write() as repo:
+        stored = LogReader(repo.conn).checkpoint(checkpoint_id)
+        try:
+            checkpoint, parsed = parse_checkpoint(note)
+            if parsed.text != parse_checkpoint(stored.note)[1].text:
+                raise BadSignature(f"the note is not the text of checkpoint {checkpoint_id}.")
+            verifiers = [
+                NoteVerifier(who.party, VerifyKey.from_raw(raw))
+                for raw in repo.keys_of(who.party).values()
+            ]
+            verified = verify_note(parsed, verifiers)
+        except (MalformedNote, BadSignature) as exc:
+            raise InvalidRequest(f"The cosignature cannot be accepted: {exc}") from None
+        if not verified.signed_by:
+            raise InvalidRequest(
+                f"The note carries no signature by a registered key of {who.party}."
+            )
+        now = svc.now()
+        store_log.add_cosignature(repo.conn, checkpoint_id, who.party, now, note)
+        append(
+            repo,
+            now,
+            "checkpoint.cosigned",
+            who.party,
+            {"checkpoint": checkpoint_id, "tree_size": checkpoint.tree_size},
+        )
+    return {"checkpoint": checkpoint_id, "party": who.party}
+
+
+def witness_line(note: str, signer: NoteSigner) -> str:
+    """A party's cosignature of a checkpoint note (what a witness client does)."""
+    return cosign_note(note, signer)
+
+
+# -- reading: proofs, entries, disclosure ----------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def checkpoint_view(c: StoredCheckpoint) -> dict[str, Any]:
+    return {"id": c.checkpoint_id, "tree_size": c.tree_size, "note": c.note}
+
+
+def latest(svc: Service) -> dict[str, Any]:
+    with svc.read() as repo:
+        found = LogReader(repo.conn).latest_checkpoint()
+    if found is None:
+        raise NotFound("No checkpoint has been signed yet.")
+    return checkpoint_view(found)
+
+
+def _size_for(reader: LogReader, tree_size: int | None) -> int:
+    size = reader.size()
+    if tree_size is None:
+        return size
+    if not 0 < tree_size <= size:
+        raise InvalidRequest(f"tree_size must be between 1 and {size}, the log's size.")
+    return tree_size
+
+
+def inclusion(svc: Service, index: int, tree_size: int | None = None) -> dict[str, Any]:
+    """Inclusion proof of entry `index` in the tree of `tree_size` entries (default: the
+    latest checkpoint's size, so the proof checks against a signed root)."""
+    with svc.read() as repo:
+        reader = LogReader(repo.conn)
+        if tree_size is None:
+            head = reader.latest_checkpoint()
+            tree_size = head.tree_size if head is not None and head.tree_size > index else None
+        size = _size_for(reader, tree_size)
+        if not 0 <= index < size:
+            raise NotFound(f"The log of size {size} has no entry {index}.")
+        entry = reader.entry(index)
+        proof = inclusion_proof_from(reader.nodes, index, size)
+        root = reader.root(size)
+    return {
+        "index": index,
+        "tree_size": size,
+        "entry": entry.entry.decode(),
+        "leaf_hash": b64(reader_leaf(entry.entry)),
+        "proof": [b64(h) for h in proof],
+        "root_hash": b64(root),
+    }
+
+
+def reader_leaf(raw: bytes) -> bytes:
+    from deconflict.record import leaf_hash
+
+    return leaf_hash(raw)
+
+
+def consistency(svc: Service, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+    with svc.read() as repo:
+        reader = LogReader(repo.conn)
+        size = _size_for(reader, new_size)
+        if not 0 <= old_size <= size:
+            raise InvalidRequest(f"old_size must be between 0 and {size}.")
+        proof = consistency_proof_from(reader.nodes, old_size, size)
+        return {
+            "old_size": old_size,
+            "new_size": size,
+            "old_root": b64(reader.root(old_size)),
+            "new_root": b64(reader.root(size)),
+            "proof": [b64(h) for h in proof],
+        }
+
+
+def entries_page(svc: Service, start: int, limit: int) -> dict[str, Any]:
+    """A page of entries as their exact bytes (one canonical JSON text each)."""
+    with svc.read() as repo:
+        reader = LogReader(repo.conn)
+        rows = list(reader.entries(start, start + limit, batch=limit))
+        size = reader.size()
+    nxt = start + len(rows)
+    return {
+        "start": start,
+        "entries": [r.entry.decode() for r in rows],
+        "next": nxt if nxt < size else None,
+        "size": size,
+    }
+
+
+def may_open(repo: Repository, viewer: str, entry: Mapping[str, Any], name: str) -> bool:
+    """Whether `viewer` may be given content `name` of `entry` (SPEC §4)."""
+    data = entry.get("data", {})
+    by = entry.get("by")
+    if name == "request":
+        return viewer == by
+    kind = entry.get("type", "")
+    if kind.startswith("declaration"):
+        owner = data.get("party")
+        if viewer == owner or viewer in repo.observers(str(owner)):
+            return True
+        return bool(repo.is_shared(str(owner), str(data.get("id"))))
+    if kind in ("disclosure", "message"):
+        return viewer in (data.get("from"), data.get("to"))
+    if kind == "response":
+        return viewer in (by, data.get("party"))
+    return False
+
+
+def disclose(svc: Service, who: Principal, index: int) -> dict[str, Any]:
+    """Entry `index` with the contents the caller may open, each with its salt, so the
+    caller checks it against the commitment in the entry."""
+    with svc.read() as repo:
+        reader = LogReader(repo.conn)
+        stored = reader.entry(index)
+        entry = parse_entry(stored.entry)
+        opened = [
+            {"name": c.name, "salt": b64(c.salt), "content": b64(c.content)}
+            for c in reader.contents(index)
+            if not who.is_operator and may_open(repo, who.party, entry, c.name)
+        ]
+    return {"index": index, "entry": stored.entry.decode(), "contents": opened}
+
+
+# -- audit -----------------------------------------------------------------------------
+
+
+def audit_store(
+    svc: Service, log_key: NoteVerifier, extra_checkpoints: Sequence[str] = ()
+) -> AuditReport:
+    """Audit the whole stored log: entries, stored leaf hashes, every stored checkpoint
+    and any checkpoint kept elsewhere (a party's copy proves a rewrite the store hides)."""
+    with svc.read() as repo:
+        reader = LogReader(repo.conn)
+        notes = [c.note for c in reader.checkpoints()] + list(extra_checkpoints)
+
+        def entries() -> Iterator[bytes]:
+            for e in reader.entries():
+                yield e.entry
+
+        class Leaves(Mapping[int, bytes]):
+            """Stored leaf hashes, read a window at a time as the audit walks."""
+
+            def __init__(self) -> None:
+                self._window: dict[int, bytes] = {}
+                self._start = -1
+
+            def __getitem__(self, index: int) -> bytes:
+                if not self._start <= index < self._start + 5000:
+                    self._start = index
+                    self._window = reader.leaves(index, index + 5000)
+                return self._window[index]
+
+            def get(self, index: int, default: Any = None) -> Any:
+                try:
+                    return self[index]
+                except KeyError:
+                    return default
+
+            def __iter__(self) -> Iterator[int]:
+                return iter(range(reader.size()))
+
+            def __len__(self) -> int:
+                return reader.size()
+
+        return audit(entries(), notes, log_key, stored_leaves=Leaves())
+
+
+def report_json(report: AuditReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "size": report.size,
+        "root_hash": b64(report.root),
+        "checkpoints_verified": report.checkpoints,
+        "findings": [
+            {"kind": f.kind, "index": f.index, "message": f.message} for f in report.findings
+        ],
+    }
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True)
