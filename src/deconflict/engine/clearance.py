@@ -157,10 +157,11 @@ def _open(
         notifications=notifications,
         history=(Transition(None, S.SUBMITTED, decl.party, now_s, said, sig),),
     )
+    # The submission causes this next step too, so the owner's signature covers it.
     if not notifications:
-        return _move(c, S.CLEARED, decl.party, now_s, "no conflicts and nobody to notify", None)
+        return _move(c, S.CLEARED, decl.party, now_s, "no conflicts and nobody to notify", sig)
     names = ", ".join(n.party for n in notifications)
-    return _move(c, S.NOTIFIED, decl.party, now_s, f"notified: {names}", None)
+    return _move(c, S.NOTIFIED, decl.party, now_s, f"notified: {names}", sig)
 
 
 def submit(

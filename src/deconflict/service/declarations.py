@@ -414,6 +414,9 @@ def amend(
             signature=None if sig is None else sig.signature,
         )
         _save(repo, old2)
+        # flow.amend applies what time alone decided on the old version first (escalations
+        # the scheduler had not yet made): say so, as every other writer does.
+        announce_escalations(repo, old, old2, now)
         announce_state(repo, old.state, old2, now)
         repo.close_notification(party, decl_id, row.version)
         repo.retire_versions(party, decl_id)
@@ -606,7 +609,9 @@ def read(
             view["features"] = [json.loads(row.feature)]
             view["versions"] = [r.version for r in repo.versions(party, decl_id)]
             return view, row.etag
-        if row is None or version is not None:
+        # Earlier versions stay in the record for whoever sees the declaration whole: its
+        # owner (above) and the observers it named (SPEC section 4), nobody else.
+        if row is None or (version is not None and who.party not in repo.observers(party)):
             raise NotFound(NOT_VISIBLE)
         c = clearance_from_json(row.clearance)
         if who.is_operator:
