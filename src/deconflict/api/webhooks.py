@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import time
@@ -146,18 +147,23 @@ def verify(
         )
 
 
-def backoff_s(attempt: int, seed: str | int | None = None) -> float:
+def backoff_s(
+    attempt: int, seed: str | int | None = None, first_delay_s: float = FIRST_DELAY_S
+) -> float:
     """Seconds to wait before retry number `attempt` (1-based: retry 1 is the second POST).
 
-    Nominal delay 5 s × 2^(attempt−1); multiplied by a jitter factor in [0.9, 1.1] drawn
-    deterministically from (`seed`, `attempt`) — pass the event id so retries of different
-    events spread out yet a test can repeat them; no seed, no jitter. The result never
-    exceeds one hour.
+    Nominal delay `first_delay_s` (5 s by default; the service setting
+    `webhook_backoff_base_s`) × 2^(attempt−1); multiplied by a jitter factor in [0.9, 1.1]
+    drawn deterministically from (`seed`, `attempt`) — pass the event id so retries of
+    different events spread out yet a test can repeat them; no seed, no jitter. The result
+    never exceeds one hour.
     """
     if attempt < 1:
         raise ValueError(f"retry numbers start at 1, got {attempt}")
+    if not (math.isfinite(first_delay_s) and first_delay_s > 0):
+        raise ValueError(f"the first retry delay must be a number above 0, got {first_delay_s}")
     # Past 2^10 the cap is reached anyway; bounding the exponent keeps the float finite.
-    nominal = FIRST_DELAY_S * 2.0 ** min(attempt - 1, 32)
+    nominal = first_delay_s * 2.0 ** min(attempt - 1, 32)
     factor = 1.0
     if seed is not None:
         digest = hashlib.sha256(f"{seed}:{attempt}".encode()).digest()

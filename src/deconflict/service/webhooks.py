@@ -83,14 +83,15 @@ def deliveries(
 
 def deliver_due(svc: Service, sender: WebhookSender, batch: int = 50) -> int:
     """Attempt every delivery that is due; returns how many were attempted. The HTTP
-    calls happen outside the writer lock; each outcome is written afterwards."""
+    calls happen outside the writer lock; each outcome is written afterwards (a webhook
+    deleted meanwhile keeps its deliveries cancelled)."""
     now = svc.now()
     with svc.read() as repo:
         due = repo.due_deliveries(now, batch)
         work = []
         for d in due:
             hook, event = repo.webhook(d.hook_id), repo.event(d.event_seq)
-            if hook is not None and event is not None:
+            if hook is not None and hook.deleted_s is None and event is not None:
                 work.append((d, hook, event))
     for d, hook, event in work:
         attempt = d.attempts + 1
@@ -104,8 +105,14 @@ def deliver_due(svc: Service, sender: WebhookSender, batch: int = 50) -> int:
         elif attempt >= MAX_ATTEMPTS:
             status, next_s = "failed", None
         else:
-            status, next_s = "pending", later + backoff_s(attempt, seed=event_id)
+            base = svc.settings.webhook_backoff_base_s
+            status, next_s = "pending", later + backoff_s(attempt, event_id, base)
         with svc.db.lock, svc.write() as repo:
+            now_hook = repo.webhook(d.hook_id)
+            if status != "delivered" and (now_hook is None or now_hook.deleted_s is not None):
+                # Deleted while this attempt was in flight: its delivery was cancelled
+                # then and must stay so, not be revived for another retry.
+                status, next_s = "cancelled", None
             repo.record_attempt(
                 d.delivery_id,
                 status=status,

@@ -9,7 +9,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    Header,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+)
 from fastapi.responses import StreamingResponse
 
 from deconflict.api.deps import call, caller, service
@@ -24,6 +33,16 @@ Svc = Annotated[Service, Depends(service)]
 
 BATCH = 500
 KEEPALIVE_S = 15.0
+
+
+def end_streams(app: FastAPI) -> None:
+    """End every open stream now: the server is stopping. Call it in the event loop when a
+    stop begins, before the server waits for connections to close; otherwise a stream,
+    kept open by its keep-alives, would hold the stop forever. Clients reconnect with
+    Last-Event-ID to the next server and miss nothing."""
+    app.state.closing.set()
+    svc: Service = app.state.service
+    svc.hub.publish()
 
 
 def _events(svc: Service, party: str, after: int, limit: int) -> list[EventRow]:
@@ -151,6 +170,7 @@ async def websocket(ws: WebSocket) -> None:
                     await ws.close(code=1008)
                     return
                 await ws.send_text('{"type":"keep-alive"}')
+        await ws.close(code=1012)  # service restart: reconnect with last_event_id
     except WebSocketDisconnect:
         pass
     finally:
