@@ -35,10 +35,11 @@ from deconflict.model.clearance import (
 from deconflict.model.conflicts import Conflict
 from deconflict.model.declarations import Declaration, DeclarationKey
 from deconflict.record.canonical import JSONValue
+from deconflict.service import record
 from deconflict.service.auth import Principal, RequestSignature, signed_message, verify_request
 from deconflict.service.core import Service
 from deconflict.service.events import emit
-from deconflict.service.views import ACK_MEANING, clearance_view, conflicts_view, ref
+from deconflict.service.views import ACK_MEANING, clearance_view, conflicts_view, ref, when
 from deconflict.store.codec import clearance_from_json, clearance_to_json
 from deconflict.store.repository import DeclarationRow, NotificationRow, Repository
 
@@ -157,6 +158,14 @@ def announce_state(repo: Repository, old: ClearanceState, c: Clearance, now_s: f
     if old == c.state:
         return
     last = c.history[-1]
+    record.append(
+        repo,
+        now_s,
+        "declaration.state",
+        last.by_party,
+        {**record.decl_ref(c.key.party, c.key.id, c.version), "from": str(old), "to": str(c.state)},
+        {"reason": last.reason} if last.reason else None,
+    )
     whole, partial = audience(repo, c)
     base = {
         "declaration": ref(c.key.party, c.key.id, c.version),
@@ -176,6 +185,17 @@ def announce_escalations(repo: Repository, before: Clearance, c: Clearance, now_
     for party in c.escalated[len(before.escalated) :]:
         note = c.notification_for(party)
         deadline = None if note is None else note.deadline_s
+        record.append(
+            repo,
+            now_s,
+            "escalation",
+            OPERATOR,
+            {
+                **record.decl_ref(c.key.party, c.key.id, c.version),
+                "silent": party,
+                "deadline": when(deadline),
+            },
+        )
         payload = {
             "declaration": ref(c.key.party, c.key.id, c.version),
             "party": party,
@@ -249,6 +269,65 @@ def _leave_engine(svc: Service, repo: Repository, c: Clearance) -> Callable[[], 
             svc.engine.remove(key)
 
     return leave
+
+
+def _log_version(
+    svc: Service,
+    repo: Repository,
+    row: DeclarationRow,
+    c: Clearance,
+    conflicts: Sequence[Conflict],
+    sig: RequestSignature | None,
+    request: tuple[str, str, JSONValue],
+    now_s: float,
+) -> None:
+    """The record of a new version: the version (its feature committed, not shown), and
+    for every party notified of it, what that party is shown of it (committed too), so
+    either side can later prove what was disclosed to whom and when."""
+    private, entry_sig = record.signed_request(sig, *request)
+    private["feature"] = row.feature.encode()
+    private["clearance"] = {
+        "notified": [n.party for n in c.notifications],
+        "conflicts": len(conflicts),
+        "plan_start": when(c.plan_start_s),
+        "plan_end": when(c.plan_end_s),
+    }
+    record.append(
+        repo,
+        now_s,
+        "declaration",
+        row.party,
+        {
+            **record.decl_ref(row.party, row.id, row.version),
+            "kind": row.kind,
+            "state": row.state,
+            "late": row.late,
+            "etag": row.etag,
+        },
+        private,
+        entry_sig,
+    )
+    whole, _ = audience(repo, c)
+    for n in c.notifications:
+        if n.party in whole:
+            continue
+        try:
+            seen = visible(svc, repo, Principal(n.party, ""), row)
+        except NotFound:
+            continue  # nothing of it is shown to that party: nothing disclosed
+        record.append(
+            repo,
+            now_s,
+            "disclosure",
+            record.SERVICE,
+            {
+                **record.decl_ref(row.party, row.id, row.version),
+                "from": row.party,
+                "to": n.party,
+                "access": str(seen.access),
+            },
+            {"portion": [declaration_to_feature(p) for p in seen.parts]},
+        )
 
 
 def owner_view(svc: Service, repo: Repository, row: DeclarationRow) -> dict[str, Any]:
@@ -340,8 +419,10 @@ def submit(
                 svc.settings.notice,
                 signature=None if sig is None else sig.signature,
             )
-            repo.insert_declaration(_new_row(d, c, sig, shared=False))
+            row = _new_row(d, c, sig, shared=False)
+            repo.insert_declaration(row)
             repo.insert_conflicts(conflicts)
+            _log_version(svc, repo, row, c, conflicts, sig, ("POST", path, doc), now)
             _open_events(repo, c, conflicts, now)
             out.append(owner_view(svc, repo, repo.current(d.party, d.id)))  # type: ignore[arg-type]
         decls = found.declarations
@@ -421,8 +502,10 @@ def amend(
         repo.close_notification(party, decl_id, row.version)
         repo.retire_versions(party, decl_id)
         repo.delete_conflicts_of(party, decl_id)
-        repo.insert_declaration(_new_row(d, new, sig, shared=row.shared))
+        new_row = _new_row(d, new, sig, shared=row.shared)
+        repo.insert_declaration(new_row)
         repo.insert_conflicts(conflicts)
+        _log_version(svc, repo, new_row, new, conflicts, sig, ("PUT", path, doc), now)
         _open_events(repo, new, conflicts, now)
         view = owner_view(svc, repo, repo.current(party, decl_id))  # type: ignore[arg-type]
         key = d.key
@@ -474,6 +557,16 @@ def owner_action(
         )
         _save(repo, c2)
         announce_escalations(repo, c0, c1, now)
+        private, entry_sig = record.signed_request(sig, "POST", path, doc)
+        record.append(
+            repo,
+            now,
+            f"declaration.{action}",
+            who.party,
+            record.decl_ref(party, decl_id, row.version),
+            private or None,
+            entry_sig,
+        )
         announce_state(repo, c0.state, c2, now)
         after = _leave_engine(svc, repo, c2)
         return (200, owner_view(svc, repo, repo.current(party, decl_id))), (  # type: ignore[arg-type]
@@ -534,6 +627,18 @@ def respond(
         _save(repo, c2)
         repo.close_notification(party, decl_id, row.version, who.party)
         announce_escalations(repo, c0, c1, now)
+        private, entry_sig = record.signed_request(sig, "POST", path, doc)
+        if reason.strip():
+            private["reason"] = reason.strip()
+        record.append(
+            repo,
+            now,
+            "response",
+            who.party,
+            {**record.decl_ref(party, decl_id, row.version), "answer": answer},
+            private or None,
+            entry_sig,
+        )
         whole, _ = audience(repo, c2)
         for p in whole:
             emit(
@@ -560,8 +665,15 @@ def respond(
 def share(svc: Service, who: Principal, party: str, decl_id: str, shared: bool) -> Result:
     """The owner shows (or stops showing) a declaration whole to every party."""
     with svc.db.lock, svc.write() as repo:
-        _current_for_owner(repo, who, party, decl_id, "share")
+        row = _current_for_owner(repo, who, party, decl_id, "share")
         repo.set_shared(party, decl_id, shared)
+        record.append(
+            repo,
+            svc.now(),
+            "declaration.shared",
+            who.party,
+            {**record.decl_ref(party, decl_id, row.version), "shared": shared},
+        )
         return 200, owner_view(svc, repo, repo.current(party, decl_id))  # type: ignore[arg-type]
 
 

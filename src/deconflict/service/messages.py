@@ -12,6 +12,7 @@ from deconflict.engine.visibility import NOT_VISIBLE
 from deconflict.errors import InvalidRequest, NotFound
 from deconflict.model.clearance import OPERATOR
 from deconflict.record.canonical import JSONValue
+from deconflict.service import record
 from deconflict.service.auth import Principal, signed_message, verify_request
 from deconflict.service.core import Service
 from deconflict.service.events import emit
@@ -126,6 +127,23 @@ def send(svc: Service, who: Principal, doc: JSONValue, *, signature: str | None 
             signature=None if sig is None else sig.signature,
         )
         repo.insert_message(row)
+        private, entry_sig = record.signed_request(sig, "POST", "/v1/messages", doc)
+        private["text"] = text
+        record.append(
+            repo,
+            now,
+            "message",
+            who.party,
+            {
+                "message": row.message_id,
+                "from": who.party,
+                "to": to,
+                "refs": refs,
+                "deadline": when(row.deadline_s),
+            },
+            private,
+            entry_sig,
+        )
         emit(repo, to, "message", now, {"message": view(row)})
     return view(row)
 
@@ -139,6 +157,13 @@ def acknowledge(svc: Service, who: Principal, message_id: str) -> dict[str, Any]
             return view(m)
         now = svc.now()
         repo.update_message(message_id, acked_s=now, due_s=None)
+        record.append(
+            repo,
+            now,
+            "message.acknowledged",
+            who.party,
+            {"message": message_id, "from": m.sender, "to": m.recipient},
+        )
         emit(
             repo, m.sender, "message.acknowledged", now, {"message": m.message_id, "by": who.party}
         )
@@ -170,6 +195,13 @@ def escalate_due(repo: Repository, now_s: float) -> int:
         if now_s <= m.deadline_s:
             continue
         repo.update_message(m.message_id, escalated_s=now_s, due_s=None)
+        record.append(
+            repo,
+            now_s,
+            "message.escalated",
+            OPERATOR,
+            {"message": m.message_id, "from": m.sender, "to": m.recipient},
+        )
         payload = {
             "message": m.message_id,
             "from": m.sender,

@@ -30,12 +30,19 @@ from deconflict.record import (
     make_checkpoint,
     parse_checkpoint,
     sign_checkpoint,
+    verify_commitment,
     verify_note,
 )
 from deconflict.record.audit import AuditReport, audit
 from deconflict.record.canonical import JSONValue
 from deconflict.record.entries import RequestSignature, parse_entry
-from deconflict.record.errors import BadKey, BadSignature, MalformedNote
+from deconflict.record.errors import (
+    BadCommitment,
+    BadKey,
+    BadSignature,
+    MalformedNote,
+    NotCanonical,
+)
 from deconflict.record.note import NoteVerifier
 from deconflict.service.auth import Principal
 from deconflict.service.core import Service
@@ -64,6 +71,21 @@ def append(
     """Append one entry in `repo`'s transaction; returns its index."""
     sig = None if signature is None else RequestSignature(signature[0], signature[1])
     return repo.log.append(at_s, type_, by, data, private, sig)
+
+
+def signed_request(
+    sig: Any, method: str, path: str, body: JSONValue
+) -> tuple[dict[str, bytes | JSONValue], tuple[str, bytes] | None]:
+    """The private `request` content and the entry signature of a (maybe) signed call:
+    whoever is given the request can check the party's signature over it."""
+    if sig is None:
+        return {}, None
+    request: JSONValue = {"method": method.upper(), "path": path, "body": body}
+    return {"request": request}, (sig.key_id, sig.signature)
+
+
+def decl_ref(party: str, decl_id: str, version: int) -> dict[str, JSONValue]:
+    return {"party": party, "id": decl_id, "version": version}
 
 
 # -- the log key -----------------------------------------------------------------------
@@ -336,7 +358,62 @@ def audit_store(
             def __len__(self) -> int:
                 return reader.size()
 
-        return audit(entries(), notes, log_key, stored_leaves=Leaves())
+        report = audit(entries(), notes, log_key, stored_leaves=Leaves())
+        _audit_contents(reader, report)
+        return report
+
+
+def _audit_contents(reader: LogReader, report: AuditReport) -> None:
+    """What only the store can check: every kept content opens its commitment, and every
+    party signature verifies over its request with a key the log registered before."""
+    keys: dict[str, VerifyKey] = {}
+    for stored in reader.entries():
+        try:
+            entry = parse_entry(stored.entry)
+        except NotCanonical:
+            continue  # already reported
+        data, commits = entry.get("data", {}), entry.get("commit", {})
+        if entry.get("type") == "key.registered":
+            try:
+                keys[str(data["key_id"])] = VerifyKey.from_raw(base64.b64decode(data["public_key"]))
+            except (KeyError, ValueError, BadKey):
+                report.add(
+                    "unreadable",
+                    f"Entry {stored.index} registers a key that cannot be read.",
+                    stored.index,
+                )
+        contents = {c.name: c for c in reader.contents(stored.index)} if commits else {}
+        for name, commitment in commits.items():
+            c = contents.get(name)
+            try:
+                if c is None:
+                    raise BadCommitment("missing")
+                verify_commitment(str(commitment), c.salt, c.content)
+            except BadCommitment:
+                report.add(
+                    "altered",
+                    f"The {name} kept for entry {stored.index} does not open its commitment: "
+                    "the content, its salt or the entry was altered.",
+                    stored.index,
+                )
+        sig = entry.get("sig")
+        if sig is None:
+            continue
+        key = keys.get(str(sig.get("key_id")))
+        request = contents.get("request")
+        try:
+            if key is None:
+                raise BadSignature("unknown key")
+            if request is None:
+                raise BadSignature("no request")
+            key.verify(request.content, base64.b64decode(str(sig.get("sig"))))
+        except (BadSignature, ValueError):
+            report.add(
+                "bad_signature",
+                f"Entry {stored.index} carries a signature by {entry.get('by')} that does not "
+                "verify with a key the log registered before it.",
+                stored.index,
+            )
 
 
 def report_json(report: AuditReport) -> dict[str, Any]:
