@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from deconflict.errors import InvalidRequest
+from deconflict.errors import Forbidden, InvalidRequest
 from deconflict.export.times import format_time
 from deconflict.record import NoteSigner, SigningKey, parse_canonical, verify_commitment
 from deconflict.service import OPERATOR_PRINCIPAL, Principal, Service, messages, parties
@@ -175,7 +175,7 @@ def test_a_request_signature_that_does_not_verify_is_reported(world: World, tmp_
 def test_a_refused_request_leaves_no_entry(world: World) -> None:
     before = len(world.entries())
     bad = movement("BRAVO", "patrol2", 40.0, 36.0, T0 + 3 * DAY_S)  # BRAVO's plan, ALPHA sends
-    with pytest.raises(Exception):
+    with pytest.raises(Forbidden):
         decls.submit(world.svc, world.a, json.dumps(bad).encode())
     with pytest.raises(InvalidRequest):
         messages.send(world.svc, world.a, {"to": "BRAVO", "text": "", "refs": []})
