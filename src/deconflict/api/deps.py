@@ -15,6 +15,10 @@ from deconflict.service.auth import authenticate
 
 T = TypeVar("T")
 
+MAX_INT = 2**63 - 1
+"""The largest whole number the store holds (SQLite INTEGER): version and sequence numbers
+a caller sends are bounded by it, so a larger one is refused instead of overflowing."""
+
 
 def service(request: Request) -> Service:
     svc: Service = request.app.state.service

@@ -32,15 +32,26 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def sentence(message: str) -> str:
+    """`message` as one sentence: one line, ending with a full stop. Some messages are
+    built from rules written as CLI lines (an invalid declaration's problems), which end
+    without one."""
+    one = " ".join(message.split())
+    return one if one.endswith(".") else one + "."
+
+
 def _field(loc: Any) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # A name the caller sent (an unknown body key) is echoed cut short: it is not ours.
+    parts = [str(p)[:40] for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "the request"
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(DeconflictError)
     async def _ours(_: Request, exc: DeconflictError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.http_status)
+        return JSONResponse(
+            error_body(exc.code, sentence(exc.message), exc.details), exc.http_status
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -52,14 +63,15 @@ def install(app: FastAPI) -> None:
             {"field": _field(e.get("loc", ())), "problem": str(e.get("msg"))} for e in errors[:20]
         ]
         return JSONResponse(
-            error_body("invalid_request", f"{where}: {msg}; see /openapi.json.", details), 422
+            error_body("invalid_request", sentence(f"{where}: {msg}; see /openapi.json."), details),
+            422,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, message = HTTP_WORDS.get(exc.status_code, ("error", "The request was refused."))
         if isinstance(exc.detail, str) and exc.detail and exc.status_code not in HTTP_WORDS:
-            message = exc.detail
+            message = sentence(exc.detail)
         return JSONResponse(
             error_body(code, message), exc.status_code, headers=getattr(exc, "headers", None)
         )

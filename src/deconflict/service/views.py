@@ -39,10 +39,12 @@ def clearance_view(c: Clearance, viewer: str, whole: bool) -> dict[str, Any]:
         "state": str(c.state),
         "late": c.late,
         "submitted_at": when(c.submitted_at_s),
-        "plan_start": when(c.plan_start_s),
-        "plan_end": when(c.plan_end_s),
     }
     if whole:
+        # Only to whole viewers: the plan's start and end say when a unit sets out and
+        # arrives, which a party shown the conflicting portion alone does not need.
+        out["plan_start"] = when(c.plan_start_s)
+        out["plan_end"] = when(c.plan_end_s)
         answers = {r.party: r for r in c.responses}
         out["notice_required_s"] = c.notice_s
         out["notified"] = [

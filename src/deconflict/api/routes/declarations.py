@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconflict.api.deps import (
@@ -13,6 +13,7 @@ from deconflict.api.deps import (
     IDEMPOTENCY_HEADER,
     IF_MATCH_HEADER,
     JSON_BODY,
+    MAX_INT,
     SIGNATURE_HEADER,
     body,
     call,
@@ -163,7 +164,13 @@ async def conflicts(party: str, decl_id: str, svc: Svc, who: Who) -> dict[str, A
     "/declarations/{party}/{decl_id:path}/versions/{version}",
     summary="One earlier version of your declaration",
 )
-async def version(party: str, decl_id: str, version: int, svc: Svc, who: Who) -> dict[str, Any]:
+async def version(
+    party: str,
+    decl_id: str,
+    version: Annotated[int, Path(ge=1, le=MAX_INT)],
+    svc: Svc,
+    who: Who,
+) -> dict[str, Any]:
     out, _ = await call(d.read, svc, who, party, decl_id, version)
     return out
 

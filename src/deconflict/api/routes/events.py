@@ -21,7 +21,7 @@ from fastapi import (
 )
 from fastapi.responses import StreamingResponse
 
-from deconflict.api.deps import call, caller, service
+from deconflict.api.deps import MAX_INT, call, caller, service
 from deconflict.errors import DeconflictError, InvalidRequest
 from deconflict.service import Principal, Service
 from deconflict.service.auth import authenticate
@@ -60,17 +60,29 @@ def _still_valid(svc: Service, authorization: str | None, party: str) -> bool:
 
 def _start(after: int | None, last_event_id: str | None) -> int:
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
+        text = last_event_id.strip()
+        if not (text.isascii() and text.isdigit() and int(text) <= MAX_INT):
             raise InvalidRequest("Last-Event-ID must be the number of the last event received.")
-        return int(last_event_id)
+        return int(text)
     return after or 0
+
+
+def _last_id(value: object) -> int:
+    """A WebSocket client's `last_event_id`: a whole number the store can hold."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise ValueError("last_event_id is not a sequence number")
+    return value
 
 
 @router.get("/events", summary="Your events after a sequence number, as one JSON page")
 async def page(
     svc: Svc,
     who: Who,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=BATCH)] = 100,
 ) -> dict[str, Any]:
     rows = await call(_events, svc, who.party, after, limit)
@@ -90,7 +102,7 @@ async def stream(
     request: Request,
     svc: Svc,
     who: Who,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
 ) -> StreamingResponse:
     start = _start(after, last_event_id)
@@ -137,9 +149,9 @@ async def websocket(ws: WebSocket) -> None:
                 raise InvalidRequest("Send a JSON object first.")
             token = first.get("token")
             authorization = f"Bearer {token}" if isinstance(token, str) else None
-            last = int(first.get("last_event_id") or 0)
+            last = _last_id(first.get("last_event_id"))
         elif "last_event_id" in ws.query_params:
-            last = int(ws.query_params["last_event_id"])
+            last = _last_id(ws.query_params["last_event_id"])
         with svc.read() as repo:
             who = authenticate(repo, authorization)
     except (DeconflictError, ValueError, TimeoutError, WebSocketDisconnect) as exc:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconflict.api.deps import call, caller, service
+from deconflict.errors import Forbidden
 from deconflict.service import Principal, Service
 from deconflict.service import webhooks as w
 
@@ -27,6 +28,8 @@ class NewWebhook(BaseModel):
     summary="Register a webhook; the answer holds its secret, shown once",
 )
 async def register(svc: Svc, who: Who, body: NewWebhook) -> dict[str, Any]:
+    if who.is_operator:  # it could not list nor see the deliveries of one it registered
+        raise Forbidden("The operator has no webhooks; parties register their own.")
     return await call(w.register, svc, who, body.url)
 
 
