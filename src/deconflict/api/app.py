@@ -13,7 +13,15 @@ from fastapi.responses import RedirectResponse
 
 from deconflict import __version__ as version
 from deconflict.api import errors
-from deconflict.api.routes import declarations, events, messages, parties, record, webhooks
+from deconflict.api.routes import (
+    declarations,
+    events,
+    incidents,
+    messages,
+    parties,
+    record,
+    webhooks,
+)
 from deconflict.service import Service
 from deconflict.service.record import Checkpointer
 from deconflict.service.scheduler import Scheduler
@@ -57,7 +65,7 @@ def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
     app.state.service = svc
     app.state.closing = asyncio.Event()
     errors.install(app)
-    for module in (parties, declarations, messages, events, webhooks, record):
+    for module in (parties, declarations, messages, incidents, events, webhooks, record):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -48,6 +48,9 @@ class Settings:
     """Longest acknowledgement window a sender may give."""
     message_ack_min_s: float = 60.0
     """Shortest acknowledgement window a sender may give."""
+    incident_rfi_s: float = 72 * 3600.0
+    """Time the party an incident is filed against has to give its account (the request
+    for information) before the incident is escalated to the operator, seconds."""
     checkpoint_interval_s: float = 10.0
     """How often the service signs a checkpoint of the record when it grew, seconds."""
     log_origin: str = "deconflict"

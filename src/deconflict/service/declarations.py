@@ -823,7 +823,8 @@ def listing(
 
 
 def inbox(svc: Service, who: Principal) -> dict[str, Any]:
-    """What awaits `who`'s answer: open notifications and unacknowledged messages."""
+    """What awaits `who`'s answer: open notifications, unacknowledged messages and
+    incidents against it that await its account."""
     now = svc.now()
     with svc.read() as repo:
         notes = [n for n in repo.notified_of(who.party, open_only=True) if n.deadline_s >= now]
@@ -842,6 +843,11 @@ def inbox(svc: Service, who: Principal) -> dict[str, Any]:
                     "acknowledgement_means": ACK_MEANING,
                 }
             )
+        from deconflict.service.incidents import awaiting_incidents
         from deconflict.service.messages import awaiting_messages
 
-        return {"clearance": out, "messages": awaiting_messages(repo, who, now)}
+        return {
+            "clearance": out,
+            "messages": awaiting_messages(repo, who, now),
+            "incidents": awaiting_incidents(repo, who),
+        }

@@ -4,7 +4,8 @@ checkpoints at an interval and on demand, proofs, export, disclosure and audit.
 It must never append outside the write transaction of the state an entry describes, and
 never disclose committed content to a party SPEC §4 does not allow: the owner (and its
 observers, and everyone once shared) for a declaration, the two ends for a message or a
-disclosure, the requester for its own signed request.
+disclosure, the requester for its own signed request, the two parties and the operator for
+an incident.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deconflict.errors import Forbidden, InvalidRequest, NotFound
+from deconflict.model.clearance import OPERATOR
 from deconflict.record import (
     NoteSigner,
     SigningKey,
@@ -299,6 +301,10 @@ def may_open(repo: Repository, viewer: str, entry: Mapping[str, Any], name: str)
         return viewer in (data.get("from"), data.get("to"))
     if kind == "response":
         return viewer in (by, data.get("party"))
+    if kind.startswith("incident."):
+        # The two parties of an incident and the operator, who records findings from the
+        # accounts (docs/record.md, "Incidents").
+        return viewer in (data.get("filer"), data.get("against"), OPERATOR)
     return False
 
 
@@ -312,7 +318,8 @@ def disclose(svc: Service, who: Principal, index: int) -> dict[str, Any]:
         opened = [
             {"name": c.name, "salt": b64(c.salt), "content": b64(c.content)}
             for c in reader.contents(index)
-            if not who.is_operator and may_open(repo, who.party, entry, c.name)
+            if (not who.is_operator or str(entry.get("type", "")).startswith("incident."))
+            and may_open(repo, who.party, entry, c.name)
         ]
     return {"index": index, "entry": stored.entry.decode(), "contents": opened}
 

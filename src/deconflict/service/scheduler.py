@@ -1,6 +1,7 @@
 """Deadlines that time alone decides: answers not given in time are escalated, plans not
-cleared in time expire, hotline messages not acknowledged are escalated. The due moments
-live in the store, so a restarted service picks up exactly where it stopped.
+cleared in time expire, hotline messages not acknowledged are escalated, and so are
+incidents whose accused gave no account in time. The due moments live in the store, so a
+restarted service picks up exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from deconflict.service.declarations import (
     announce_escalations,
     announce_state,
 )
+from deconflict.service.incidents import escalate_due as escalate_incidents
 from deconflict.service.messages import escalate_due
 from deconflict.store.codec import clearance_from_json
 
@@ -42,6 +44,7 @@ def tick(svc: Service) -> int:
                     after.append(step)
                 changed += 1
             changed += escalate_due(repo, now)
+            changed += escalate_incidents(repo, now)
         for step in after:
             step()
     return changed

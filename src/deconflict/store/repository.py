@@ -651,5 +651,109 @@ class Repository:
         )
 
 
+    # incidents -------------------------------------------------------------------------
+
+    def insert_incident(self, row: IncidentRow) -> None:
+        self.conn.execute(insert(t.incidents).values(**_asdict(row)))
+
+    def incident(self, incident_id: str) -> IncidentRow | None:
+        row = self.conn.execute(
+            select(t.incidents).where(t.incidents.c.incident_id == incident_id)
+        ).first()
+        return None if row is None else IncidentRow(**row._mapping)
+
+    def incidents_of(self, party: str | None, limit: int, after: str | None) -> list[IncidentRow]:
+        """Incidents filed by or against `party` (every incident for None), by id."""
+        i = t.incidents.c
+        q = select(t.incidents)
+        if party is not None:
+            q = q.where(or_(i.filer == party, i.against == party))
+        if after is not None:
+            q = q.where(i.incident_id > after)
+        return _rows(IncidentRow, self.conn.execute(q.order_by(i.incident_id).limit(limit)))
+
+    def update_incident(self, incident_id: str, **values: Any) -> None:
+        self.conn.execute(
+            update(t.incidents).where(t.incidents.c.incident_id == incident_id).values(**values)
+        )
+
+    def due_incidents(self, now_s: float) -> list[IncidentRow]:
+        i = t.incidents.c
+        result = self.conn.execute(
+            select(t.incidents).where(i.due_s.is_not(None), i.due_s <= now_s).order_by(i.due_s)
+        )
+        return _rows(IncidentRow, result)
+
+    def awaiting_incidents(self, party: str) -> list[IncidentRow]:
+        """Incidents against `party` that await its first account (no finding yet)."""
+        i = t.incidents.c
+        q = select(t.incidents).where(
+            i.against == party, i.answered_s.is_(None), i.found_s.is_(None)
+        )
+        return _rows(IncidentRow, self.conn.execute(q.order_by(i.incident_id)))
+
+    def add_incident_account(
+        self, incident_id: str, party: str, text: str, at_s: float, log_index: int
+    ) -> None:
+        self.conn.execute(
+            insert(t.incident_accounts).values(
+                incident_id=incident_id, party=party, text=text, at_s=at_s, log_index=log_index
+            )
+        )
+
+    def incident_accounts(self, incident_id: str) -> list[tuple[str, str, float, int]]:
+        """(party, text, at_s, log index) of each account, in order."""
+        a = t.incident_accounts.c
+        result = self.conn.execute(
+            select(a.party, a.text, a.at_s, a.log_index)
+            .where(a.incident_id == incident_id)
+            .order_by(a.account_id)
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in result]
+
+    def add_incident_attachments(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(t.incident_attachments), list(rows))
+
+    def incident_attachments(
+        self, incident_id: str, with_content: bool = False
+    ) -> list[dict[str, Any]]:
+        """Each attachment of an incident in order: n, name, media_type, size, sha256
+        (and content when asked)."""
+        a = t.incident_attachments.c
+        cols = [a.n, a.name, a.media_type, a.size, a.sha256]
+        if with_content:
+            cols.append(a.content)
+        result = self.conn.execute(
+            select(*cols).where(a.incident_id == incident_id).order_by(a.n)
+        )
+        return [dict(r._mapping) for r in result]
+
+
 def _asdict(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name) for name in row.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    incident_id: str
+    filer: str
+    against: str
+    at_s: float
+    lon: float
+    lat: float
+    radius_m: float
+    category: str
+    description: str
+    filed_s: float
+    rfi_deadline_s: float
+    answered_s: float | None
+    escalated_s: float | None
+    due_s: float | None
+    proposed_by: str | None
+    proposed_finding: str | None
+    proposed_outcome: str | None
+    finding: str | None
+    outcome: str | None
+    found_by: str | None
+    found_s: float | None

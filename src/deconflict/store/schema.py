@@ -230,3 +230,59 @@ cosignatures = Table(
     Column("at_s", Float, nullable=False),
     Column("note", Text, nullable=False),  # the checkpoint with the party's signature line
 )
+
+# -- incidents (docs/record.md, "Incidents") ---------------------------------------------
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", String(32), primary_key=True),
+    Column("filer", String(32), nullable=False),
+    Column("against", String(32), nullable=False),
+    Column("at_s", Float, nullable=False),  # when it happened, as the filer says
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("radius_m", Float, nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("filed_s", Float, nullable=False),
+    Column("rfi_deadline_s", Float, nullable=False),  # the accused's account is due by then
+    Column("answered_s", Float, nullable=True),  # the accused's first account
+    Column("escalated_s", Float, nullable=True),
+    Column("due_s", Float, nullable=True),  # next moment time alone may change it
+    # A joint finding proposed by one party, awaiting the other's identical one.
+    Column("proposed_by", String(32), nullable=True),
+    Column("proposed_finding", Text, nullable=True),
+    Column("proposed_outcome", String(16), nullable=True),
+    # The finding, once recorded: by the operator, or by both parties jointly.
+    Column("finding", Text, nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("found_by", String(80), nullable=True),  # "@operator" or "A+B"
+    Column("found_s", Float, nullable=True),
+)
+Index("ix_incidents_filer", incidents.c.filer)
+Index("ix_incidents_against", incidents.c.against)
+Index("ix_incidents_due", incidents.c.due_s)
+
+incident_accounts = Table(
+    "incident_accounts",
+    metadata,
+    Column("account_id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), nullable=False, index=True),
+    Column("party", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("log_index", LOG_INDEX, nullable=False),
+)
+
+incident_attachments = Table(
+    "incident_attachments",
+    metadata,
+    Column("incident_id", String(32), primary_key=True),
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
