@@ -239,6 +239,9 @@ def attachment(size: int, name: str = "f.bin") -> dict[str, str]:
         ("a", incident(category="war"), "category"),
         ("a", incident(at=format_time(T0 + 2 * HOUR_S)), "future"),
         ("a", incident(at="yesterday"), "ISO 8601"),
+        ("a", incident(at="0001-01-01T00:00:00+01:00"), "2000-01-01"),
+        ("a", incident(against="\ud800"), "No party"),
+        ("a", incident(place=[10**400, 0]), "place"),
         ("a", incident(place=[200, 0]), "place"),
         ("a", incident(place=[1e400, 0]), "place"),
         ("a", incident(radius_m=-1), "radius_m"),
@@ -300,9 +303,10 @@ def test_a_third_party_is_told_nothing_exists(world: World) -> None:
         with pytest.raises(NotFound) as caught:
             call()
         assert caught.value.message == inc.NOT_VISIBLE
-    with pytest.raises(NotFound) as unknown:
-        inc.get(svc, world.c, "i0000000000000deadbeef")
-    assert unknown.value.message == inc.NOT_VISIBLE
+    for unknown_id in ("i0000000000000deadbeef", "\ud800", "x" * 100):
+        with pytest.raises(NotFound) as unknown:
+            inc.get(svc, world.a, unknown_id)
+        assert unknown.value.message == inc.NOT_VISIBLE
     assert inc.listing(svc, world.c, None, None)["items"] == []
     assert decls.inbox(svc, world.c)["incidents"] == []
     for who in (world.a, world.b, world.op):

@@ -51,6 +51,9 @@ MAX_NAME_CHARS = 200
 FUTURE_TOLERANCE_S = 300.0
 """An incident may not be dated later than now plus this (clocks differ a little)."""
 
+EARLIEST_S = 946_684_800.0
+"""2000-01-01T00:00:00Z: no incident is dated earlier."""
+
 NOT_VISIBLE = "No incident you may see has that id; check the id."
 _MEDIA_TYPE = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}$"
@@ -233,8 +236,19 @@ def view(repo: Repository, row: IncidentRow) -> dict[str, Any]:
     return out
 
 
+def _plain(value: object, longest: int) -> bool:
+    """Whether `value` is a text the store can look up (a name or an id)."""
+    if not isinstance(value, str) or not 0 < len(value) <= longest:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _visible(repo: Repository, who: Principal, incident_id: str) -> IncidentRow:
-    row = repo.incident(incident_id) if len(incident_id) <= 32 else None
+    row = repo.incident(incident_id) if _plain(incident_id, 32) else None
     if row is None or not (who.is_operator or who.party in (row.filer, row.against)):
         raise NotFound(NOT_VISIBLE)
     return row
@@ -259,6 +273,8 @@ def file(svc: Service, who: Principal, doc: JSONValue, *, signature: str | None 
         raise InvalidRequest(str(exc)) from None
     if not math.isfinite(at_s) or at_s > now + FUTURE_TOLERANCE_S:
         raise InvalidRequest('"at" is in the future; an incident is filed after it happened.')
+    if at_s < EARLIEST_S:
+        raise InvalidRequest('"at" is before 2000-01-01; give the time the incident happened.')
     lon, lat = _place(doc["place"])
     radius = _number(doc.get("radius_m", 0))
     if radius is None or not 0 <= radius <= MAX_RADIUS_M:
@@ -270,7 +286,7 @@ def file(svc: Service, who: Principal, doc: JSONValue, *, signature: str | None 
     attachments = _attachments(doc.get("attachments"))
     against = doc["against"]
     with svc.db.lock, svc.write() as repo:
-        if not isinstance(against, str) or repo.party(against) is None:
+        if not _plain(against, 32) or repo.party(str(against)) is None:
             raise NotFound(f"No party is named {str(against)[:40]!r}; see GET /v1/parties.")
         if against == who.party:
             raise InvalidRequest("An incident is filed against another party, not yourself.")
@@ -487,6 +503,8 @@ def listing(svc: Service, who: Principal, after: str | None, limit: int | None) 
     size = limits.default_page if limit is None else limit
     if not 1 <= size <= limits.max_page:
         raise InvalidRequest(f"limit must be from 1 to {limits.max_page} (max_page).")
+    if after is not None and not _plain(after, 64):
+        raise InvalidRequest("after must be an incident id from an earlier page.")
     with svc.read() as repo:
         rows = repo.incidents_of(None if who.is_operator else who.party, size + 1, after)
     nxt = rows[size - 1].incident_id if len(rows) > size else None
