@@ -20,6 +20,8 @@ Who = Annotated[Principal, Depends(caller)]
 Svc = Annotated[Service, Depends(service)]
 Index = Annotated[int, Path(ge=0, le=MAX_INT)]
 Size = Annotated[int | None, Query(ge=1, le=MAX_INT)]
+ENTRIES_PAGE = 5000
+"""Most entries one page of /v1/log/entries holds."""
 
 
 def _signer(request: Request) -> NoteSigner:
@@ -101,8 +103,9 @@ async def cosign(
 async def entries(
     svc: Svc,
     who: Who,
-    start: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    # start + limit must fit the store's integers too: the page reads [start, start + limit).
+    start: Annotated[int, Query(ge=0, le=MAX_INT - ENTRIES_PAGE)] = 0,
+    limit: Annotated[int, Query(ge=1, le=ENTRIES_PAGE)] = 1000,
 ) -> dict[str, Any]:
     return await call(r.entries_page, svc, start, limit)
 
