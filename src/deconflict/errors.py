@@ -70,6 +70,48 @@ class InvalidDeclaration(DeconflictError):
         )
 
 
+@dataclass(frozen=True)
+class ReportProblem:
+    """One rule broken by one position report of a track file or message."""
+
+    item: str | None
+    """Where in its input: 'row 12', 'event 3', 'point 4 of track "a"'; None for the whole."""
+    rule: str
+    """The rule broken, as one sentence."""
+    source: str | None = field(default=None)
+    """The file, message kind or connection the report came from, when known."""
+
+    def __str__(self) -> str:
+        where = [part for part in (self.source, self.item) if part]
+        return ": ".join([*where, self.rule])
+
+
+class InvalidPositions(DeconflictError):
+    """Position reports (a track file, a message, a batch) break a rule of SPEC section 5.
+
+    `problems` holds at most a bounded number of them; `count` is how many there were."""
+
+    code = "invalid_positions"
+    http_status = 422
+    exit_code = 2
+
+    def __init__(self, problems: list[ReportProblem], *, count: int | None = None) -> None:
+        self.problems = list(problems)
+        self.count = max(count or 0, len(self.problems))
+        if self.count == 1:
+            message = str(self.problems[0])
+        else:
+            message = f"{self.count:,} problems; nothing was accepted: " + "; ".join(
+                str(p) for p in self.problems[:5]
+            )
+            if self.count > 5:
+                message += f"; and {self.count - 5:,} more"
+        super().__init__(
+            message,
+            details=[{"item": p.item, "rule": p.rule, "source": p.source} for p in self.problems],
+        )
+
+
 class LimitExceeded(DeconflictError):
     """An input is larger than a configured bound allows."""
 

@@ -9,7 +9,20 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-_COUNTS = frozenset({"max_bytes", "max_features", "max_positions", "max_page", "default_page"})
+_COUNTS = frozenset(
+    {
+        "max_bytes",
+        "max_features",
+        "max_positions",
+        "max_page",
+        "default_page",
+        "max_track_bytes",
+        "max_reports",
+        "max_message_bytes",
+        "max_batch_reports",
+        "max_name_chars",
+    }
+)
 """Limits that count things, so must be whole numbers."""
 
 
@@ -43,6 +56,17 @@ class Limits:
     """Most results one API page may return, whatever the caller asks for."""
     default_page: int = 100
     """Results on one API page when the caller does not say; at most `max_page`."""
+    max_track_bytes: int = 256 * 1024 * 1024
+    """Largest track file for replay (CSV, GPX, GeoJSON, CoT), bytes; checked before reading."""
+    max_reports: int = 5_000_000
+    """Most position reports in one track file."""
+    max_message_bytes: int = 64 * 1024
+    """Largest single network message, bytes: one CoT event, one OwnTracks JSON message, one
+    OsmAnd query; a CoT stream holding more than this without ending an event is cut."""
+    max_batch_reports: int = 10_000
+    """Most reports in one network batch (an HTTP array, one read of a CoT stream)."""
+    max_name_chars: int = 128
+    """Longest unit id or movement id in a position report, characters."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
