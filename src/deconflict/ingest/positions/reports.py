@@ -101,9 +101,7 @@ def check_count(count: int, limit: int, name: str, what: str) -> None:
 def party_name(value: object, name: str = "party") -> str:
     """A party name as SPEC section 2 writes it."""
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
-        raise RuleBroken(
-            f"{name} must be 1-32 letters, digits, '_' or '-', not {describe(value)}"
-        )
+        raise RuleBroken(f"{name} must be 1-32 letters, digits, '_' or '-', not {describe(value)}")
     return value
 
 
