@@ -124,14 +124,12 @@ class CotStream:
         self._buffer += data
         found: list[PositionReport] = []
         while True:
-            end = self._buffer.find(_END, self._scan)
+            end = self._event_end()
             if end < 0:
-                # Keep the tail where a split end tag may start; cost is O(new bytes).
-                self._scan = max(0, len(self._buffer) - len(_END) + 1)
                 self._check_pending()
                 return found
-            chunk = bytes(self._buffer[: end + len(_END)]).lstrip()
-            del self._buffer[: end + len(_END)]
+            chunk = bytes(self._buffer[:end]).lstrip()
+            del self._buffer[:end]
             self._scan = 0
             self.events += 1
             try:
@@ -143,6 +141,23 @@ class CotStream:
                 self.skipped += 1
             else:
                 found.append(one)
+
+    def _event_end(self) -> int:
+        """Index just past the first complete event, or -1. An event ends at `</event>`,
+        or at its own start tag's `/>` (pings such as takPong have no children)."""
+        start = self._buffer.find(b"<event")
+        if start >= 0:
+            close = self._buffer.find(b">", start)
+            if close < 0:
+                return -1
+            if self._buffer[close - 1 : close] == b"/":
+                return close + 1
+        end = self._buffer.find(_END, self._scan)
+        if end < 0:
+            # Keep the tail where a split end tag may start; the cost is O(new bytes).
+            self._scan = max(0, len(self._buffer) - len(_END) + 1)
+            return -1
+        return end + len(_END)
 
     @property
     def pending(self) -> bytes:
