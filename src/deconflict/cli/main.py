@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from deconflict import __version__
-from deconflict.cli import check, log, party, serve
+from deconflict.cli import check, log, party, replay, serve
 
 app = typer.Typer(
     name="deconflict",
@@ -29,6 +29,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     serve.register,
     party.register,
     log.register,
+    replay.register,
 )
 
 
