@@ -1,0 +1,160 @@
+"""Benchmark of the tactical monitor alone (issue: live tracks, "Speed").
+
+n units (1k, 10k, 100k) in a theatre at constant density (100k in 400 x 400 km; 90 %
+ground at 0-30 m/s, 10 % air at 50-250 m/s with altitude; 5 parties) report once a second.
+Each tick is one `Monitor.ingest` of n PositionReport objects (conversion, rules, grid,
+CPA, alert book). Prints reports/s, per-tick median, growth against 1k, the process RSS, and
+a baseline measured in the same run: all-pairs closest approach in numpy (O(n^2), chunked)
+for the same tick, where affordable. Run: `.venv/bin/python bench/live.py` (`--quick`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import statistics
+import time
+
+import numpy as np
+
+from deconflict.engine.monitor import Monitor
+from deconflict.model import Policy
+from deconflict.model.positions import PositionReport
+
+POLICY = Policy()
+T0 = 1_598_342_400.0
+LOOK_AHEAD_S = 120.0
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+class Traffic:
+    """Units moving straight at constant speed; positions in a local east/north plane."""
+
+    def __init__(self, n: int, seed: int = 1) -> None:
+        rng = np.random.default_rng(seed)
+        side = 400_000.0 * math.sqrt(n / 100_000)
+        self.n = n
+        self.x = rng.uniform(0, side, n)
+        self.y = rng.uniform(0, side, n)
+        air = rng.random(n) < 0.1
+        self.alt = np.where(air, rng.uniform(100, 3000, n), np.nan)
+        self.speed = np.where(air, rng.uniform(50, 250, n), rng.uniform(0, 30, n))
+        self.course = rng.uniform(0, 360, n)
+        self.party = [f"p{k}" for k in rng.integers(0, 5, n)]
+        self.unit = [f"u{k}" for k in range(n)]
+
+    def tick(self, k: int) -> list[PositionReport]:
+        c = np.radians(self.course)
+        x = self.x + self.speed * np.sin(c) * k
+        y = self.y + self.speed * np.cos(c) * k
+        lat = 35.0 + y / 111_320.0
+        lon = 40.0 + x / (111_320.0 * np.cos(np.radians(lat)))
+        t = T0 + k
+        return [
+            PositionReport(u, p, t, lo, la, None if math.isnan(a) else a, s, co)
+            for u, p, lo, la, a, s, co in zip(
+                self.unit,
+                self.party,
+                lon.tolist(),
+                lat.tolist(),
+                self.alt.tolist(),
+                self.speed.tolist(),
+                self.course.tolist(),
+                strict=True,
+            )
+        ]
+
+
+def all_pairs(traffic: Traffic, k: int) -> int:
+    """Baseline: closest approach of every pair over the look-ahead (planar, numpy,
+    chunked rows); returns the pairs of different parties within H and V."""
+    c = np.radians(traffic.course)
+    p = np.stack(
+        [traffic.x + traffic.speed * np.sin(c) * k, traffic.y + traffic.speed * np.cos(c) * k],
+        axis=1,
+    )
+    v = np.stack([traffic.speed * np.sin(c), traffic.speed * np.cos(c)], axis=1)
+    alt = np.nan_to_num(traffic.alt)
+    party = np.array([int(s[1:]) for s in traffic.party])
+    found = 0
+    step = max(1, 2_000_000 // traffic.n)
+    for a in range(0, traffic.n, step):
+        d0 = p[a : a + step, None, :] - p[None, :, :]
+        dv = v[a : a + step, None, :] - v[None, :, :]
+        vv = np.einsum("ijk,ijk->ij", dv, dv)
+        tc = np.clip(-np.einsum("ijk,ijk->ij", d0, dv) / np.maximum(vv, 1e-12), 0, LOOK_AHEAD_S)
+        dmin = np.linalg.norm(d0 + tc[..., None] * dv, axis=2)
+        ok = (dmin < POLICY.horizontal_m) & (party[a : a + step, None] != party[None, :])
+        ok &= np.abs(alt[a : a + step, None] - alt[None, :]) < POLICY.vertical_m
+        rows = np.arange(a, min(a + step, traffic.n))
+        ok &= rows[:, None] < np.arange(traffic.n)[None, :]
+        found += int(ok.sum())
+    return found
+
+
+def bench(n: int, ticks: int, baseline: bool) -> dict[str, float]:
+    traffic = Traffic(n)
+    batches = [traffic.tick(k) for k in range(ticks + 1)]
+    gc.collect()
+    before = rss_mb()
+    monitor = Monitor(POLICY, [])
+    monitor.ingest(batches[0])  # warm: every unit registered
+    times = []
+    for k in range(1, ticks + 1):
+        t0 = time.perf_counter()
+        monitor.ingest(batches[k])  # applies tick k, evaluates tick k-1
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    monitor.flush()
+    per_tick = statistics.median(times)
+    after = rss_mb()
+    out = {
+        "n": n,
+        "tick_ms": 1e3 * per_tick,
+        "reports_s": n / per_tick,
+        "rss_mb": after,
+        "monitor_mb": after - before,
+        "open": len(monitor.book.open),
+    }
+    if baseline:
+        t0 = time.perf_counter()
+        out["pairs"] = all_pairs(traffic, ticks)
+        out["base_ms"] = 1e3 * (time.perf_counter() - t0)
+    del batches, monitor
+    gc.collect()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    args = ap.parse_args()
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    ticks = 3 if args.quick else 5
+    rows = [bench(n, ticks, baseline=n <= 10_000) for n in sizes]
+    print(
+        "| units | tick median ms | reports/s | growth vs 1k (units x) | RSS MB "
+        "| monitor + reports MB | open alerts | all-pairs baseline ms | speed-up |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    first = rows[0]
+    for r in rows:
+        growth = r["tick_ms"] / first["tick_ms"]
+        base = r.get("base_ms")
+        speedup = "-" if base is None else f"{base / r['tick_ms']:.1f}"
+        print(
+            f"| {int(r['n']):,} | {r['tick_ms']:.1f} | {r['reports_s']:,.0f} "
+            f"| {growth:.1f} ({r['n'] / first['n']:.0f}) | {r['rss_mb']:.0f} "
+            f"| {r['monitor_mb']:.0f} | {int(r['open'])} "
+            f"| {'-' if base is None else f'{base:.0f}'} "
+            f"| {speedup} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
