@@ -7,6 +7,7 @@ one line each), 2 the input cannot be read.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,9 @@ KEY = "log-key.pub"
 
 @contextmanager
 def _service(db: str) -> Iterator[Service]:
+    """The store, which must exist: reading a log never creates an empty one."""
+    if "://" not in db and not Path(db).is_file():
+        raise InvalidRequest(f"The store {db} does not exist; give --db the SQLite file.")
     database = Database(db)
     try:
         yield Service(database)
@@ -114,7 +118,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Verify the whole record: every entry, link and signed checkpoint."""
         with reporting(debug=debug):
-            extra = [p.read_text(encoding="utf-8") for p in checkpoint or []]
+            extra = [_read_checkpoint(p) for p in checkpoint or []]
             if export is not None:
                 report = _verify_export(export, key, extra)
             else:
@@ -151,6 +155,9 @@ def register(app: typer.Typer) -> None:
                     c for c in LogReader(repo.conn).checkpoints() if c.tree_size == out["tree_size"]
                 ]
             out["checkpoint"] = heads[-1].note if heads else None
+            # The fields SPEC section 7 names, beside the API's (base64) ones.
+            out["leaf_index"] = out["index"]
+            out["inclusion"] = [base64.b64decode(h).hex() for h in out["proof"]]
             typer.echo(json.dumps(out, indent=2))
 
     @log_app.command("export")
@@ -164,8 +171,8 @@ def register(app: typer.Typer) -> None:
         that `deconflict log verify FOLDER` checks offline."""
         with reporting(debug=debug):
             verifier = _verifier(db, None, log_key)
-            out.mkdir(parents=True, exist_ok=True)
             with _service(db) as svc, svc.read() as repo:
+                out.mkdir(parents=True, exist_ok=True)
                 reader = LogReader(repo.conn)
                 n = 0
                 with (out / ENTRIES).open("wb") as f:
@@ -193,6 +200,14 @@ def register(app: typer.Typer) -> None:
             typer.echo(stored.note, nl=False)
 
     app.add_typer(log_app, name="log")
+
+
+def _read_checkpoint(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise InvalidRequest(f"The checkpoint file {path} cannot be read ({why}).") from None
 
 
 def _origin_of(db: str, log_key: Path | None) -> str:

@@ -10,7 +10,9 @@ What each check catches:
   reordered entries;
 - an entry whose `prev` is not the leaf hash of the entry before it: that entry before it
   was altered (or this one, if its `prev` was rewritten);
-- stored leaf hashes, when the store gives them: the altered entry exactly;
+- the subtree hashes the store holds, when it gives them: an altered entry exactly (its
+  leaf hash), an altered stored subtree hash (proofs are served from them), an entry the
+  stored tree does not hold (inserted) and stored leaves with no entry (removed);
 - a checkpoint whose signature fails, or whose root is not the root of the entries up to
   its size: a forged checkpoint, or entries changed after it was signed;
 - two checkpoints of the same size with different roots: a forked log.
@@ -18,15 +20,15 @@ What each check catches:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from deconflict.record.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
 from deconflict.record.entries import parse_entry
 from deconflict.record.errors import BadSignature, MalformedNote, NotCanonical
-from deconflict.record.merkle import leaf_hash
+from deconflict.record.merkle import EMPTY_ROOT, node_hash
 from deconflict.record.note import NoteVerifier
-from deconflict.record.tree import MerkleTree
 
 KINDS = (
     "unreadable",
@@ -39,6 +41,9 @@ KINDS = (
     "fork",
 )
 """Every kind of finding, in the order a report lists them."""
+
+NodeLookup = Callable[[int, int], "bytes | None"]
+"""(level, index) -> the subtree hash the store holds there, or None if it holds none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,37 +85,53 @@ def audit(
     *,
     origin: str | None = None,
     stored_leaves: Mapping[int, bytes] | None = None,
+    stored_nodes: NodeLookup | None = None,
+    stored_size: int | None = None,
     max_findings: int = 1000,
 ) -> AuditReport:
     """Check `entries` (in log order) against the signed `checkpoints` of `log_key`.
 
     `stored_leaves` (index -> leaf hash as the store holds it) lets the audit name an
-    altered entry even when the tamperer also rewrote the next entry's `prev`.
+    altered entry even when the tamperer also rewrote the next entry's `prev`;
+    `stored_nodes` (every level) also checks each stored subtree hash, and `stored_size`
+    (the leaves the store holds) names entries inserted or removed at the end.
     """
     report = AuditReport()
     heads = _verified_heads(report, checkpoints, log_key, origin)
-    tree = MerkleTree(_RootOnly())
+    lookup = stored_nodes
+    if lookup is None and stored_leaves is not None:
+        leaves = stored_leaves
+        lookup = lambda level, index: leaves.get(index) if level == 0 else None  # noqa: E731
+    check = None if lookup is None else _NodeCheck(report, lookup).put
+    # The tree is folded here, not through MerkleTree: the audit keeps only the compact
+    # range (the complete subtrees covering the entries read, largest first), and this
+    # loop runs once per entry of the whole log.
+    compact: list[bytes] = []
+    size = 0
+    sha256 = hashlib.sha256
     claimed: list[int] = []
     prev: bytes | None = None
     last_good = 0  # size of the last checkpoint the entries matched
     for position, raw in enumerate(entries):
-        leaf = leaf_hash(raw)
+        leaf = sha256(b"\x00" + raw).digest()
         index = _claimed_index(report, position, raw, prev, claimed)
         claimed.append(index)
-        if stored_leaves is not None:
-            stored = stored_leaves.get(position)
-            if stored is not None and stored != leaf:
-                report.add(
-                    "altered",
-                    f"Entry {position} was altered: its bytes no longer hash to the leaf "
-                    "hash the tree holds.",
-                    position,
-                )
-        tree.append_leaf_hash(leaf)
+        if lookup is not None:
+            _check_leaf(report, lookup, stored_size, index if index >= 0 else position, leaf)
+        node, level, i = leaf, 0, position
+        if check is not None:
+            check(0, i, node)
+        while i & 1:  # this leaf completes subtrees: merge them as RFC 9162 does
+            node = sha256(b"\x01" + compact.pop() + node).digest()
+            level, i = level + 1, i >> 1
+            if check is not None:
+                check(level, i, node)
+        compact.append(node)
+        size = position + 1
         prev = leaf
-        head = heads.get(tree.size)
+        head = heads.get(size)
         if head is not None:
-            if head.root_hash == tree.root():
+            if head.root_hash == _fold(compact):
                 report.checkpoints += 1
                 last_good = head.tree_size
             else:
@@ -123,18 +144,67 @@ def audit(
         if len(report.findings) >= max_findings:
             report.add("unreadable", f"The audit stopped after {max_findings} findings.")
             break
-    report.size = tree.size
-    report.root = tree.root()
+    report.size = size
+    report.root = _fold(compact)
     _order_findings(report, claimed)
-    for size in sorted(heads):
-        if size > tree.size:
-            report.add(
-                "removed",
-                f"The signed checkpoint of size {size} covers {_entries(size - tree.size)} "
-                f"more than the {tree.size} read: entries were removed from the end.",
-                tree.size,
-            )
+    # Entries missing after the last one read: fewer than a checkpoint or the store's
+    # tree holds. A gap before the last entry was named above, so count from the highest
+    # index read, not from the number of entries.
+    end = max(size, max(claimed, default=-1) + 1)
+    signed = max(heads, default=0)
+    if signed > end:
+        report.add(
+            "removed",
+            f"The signed checkpoint of size {signed} covers {_entries(signed - end)} more "
+            f"than the {end} read: entries were removed from the end.",
+            end,
+        )
+    elif stored_size is not None and stored_size > end:
+        report.add(
+            "removed",
+            f"The store's tree holds {stored_size} leaves, {_entries(stored_size - end)} "
+            f"more than the {end} read: entries were removed from the end.",
+            end,
+        )
     return report
+
+
+def _fold(compact: list[bytes]) -> bytes:
+    """The root of the tree whose compact range is `compact` (RFC 9162's MTH)."""
+    if not compact:
+        return EMPTY_ROOT
+    root = compact[-1]
+    for left in reversed(compact[:-1]):
+        root = node_hash(left, root)
+    return root
+
+
+def _check_leaf(
+    report: AuditReport, lookup: NodeLookup, stored_size: int | None, index: int, leaf: bytes
+) -> None:
+    """The entry that says it is `index` must be the leaf the store holds there."""
+    stored = lookup(0, index)
+    if stored is None:
+        if stored_size is not None and index >= stored_size:
+            report.add(
+                "inserted",
+                f"Entry {index} is not in the tree the store holds ({_entries(stored_size)}): "
+                "it was written beside the log, not appended to it.",
+                index,
+            )
+        elif stored_size is not None:
+            report.add(
+                "altered",
+                f"The store holds no leaf hash for entry {index}: the tree was altered.",
+                index,
+            )
+    elif stored != leaf:
+        report.add(
+            "altered",
+            f"Entry {index} was altered: its bytes no longer hash to the leaf hash the tree "
+            "holds.",
+            index,
+        )
 
 
 def _verified_heads(
@@ -264,14 +334,35 @@ def _runs(indices: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-class _RootOnly:
-    """A node store that keeps nothing: the audit needs roots, not proofs."""
+class _NodeCheck:
+    """Compares each complete subtree the audit computes with the one the store holds.
 
-    def get(self, level: int, index: int) -> bytes:
-        raise KeyError((level, index))
+    Leaves are compared by the index their entry claims (in `_check_leaf`), so moved
+    entries are named as moved, not altered. A higher subtree is named only when both
+    subtrees below it matched: then the stored hash itself was changed, and a changed
+    entry or a gap is not reported again at every level above it.
+    """
+
+    def __init__(self, report: AuditReport, lookup: NodeLookup) -> None:
+        self._report, self._lookup = report, lookup
+        self._ok: dict[tuple[int, int], bool] = {}
 
     def put(self, level: int, index: int, node: bytes) -> None:
-        return None
+        match = self._lookup(level, index) == node
+        if level == 0:
+            self._ok[(0, index)] = match
+            return
+        below = self._ok.pop((level - 1, 2 * index), False)
+        below = self._ok.pop((level - 1, 2 * index + 1), False) and below
+        if below and not match:
+            first, last = index << level, ((index + 1) << level) - 1
+            self._report.add(
+                "altered",
+                f"The stored subtree hash at level {level}, index {index} (entries {first} "
+                f"to {last}) was altered: it is not the hash of the two below it, so "
+                "proofs served through it would not verify.",
+            )
+        self._ok[(level, index)] = match and below
 
 
 def _size_of(note: str | bytes) -> int | None:

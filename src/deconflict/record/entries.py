@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from deconflict.record.canonical import JSONValue, canonical_json
-from deconflict.record.commitments import commit, content_bytes
+from deconflict.record.canonical import MAX_DEPTH, MAX_SAFE_INTEGER, JSONValue, canonical_json
+from deconflict.record.commitments import commit
 from deconflict.record.errors import NotCanonical
 
 ENTRY_VERSION = 1
@@ -41,6 +42,10 @@ MAX_ENTRY_BYTES = 1 << 20
 
 FIELDS = ("v", "index", "prev", "at", "type", "by", "data", "commit")
 """Members every entry has; `sig` is optional."""
+_FIELDS = frozenset(FIELDS)
+_decoder = json.JSONDecoder()
+_decode = _decoder.decode
+_scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,70 @@ class RequestSignature:
         return {"key_id": self.key_id, "sig": base64.b64encode(self.signature).decode()}
 
 
+_dumps = json.JSONEncoder(
+    ensure_ascii=False,
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+    check_circular=False,
+).encode
+
+
+_string = json.encoder.encode_basestring  # a JSON string as canonical_json writes it
+
+
+def fast_canonical(value: JSONValue) -> bytes:
+    """`canonical_json(value)`, byte for byte, in a fraction of the time for the values
+    entries hold: when every number is a safe integer or a float that Python and RFC 8785
+    spell alike, and every object key is ASCII (so code-point and UTF-16 orders agree),
+    the standard encoder writes exactly the canonical form. Anything else (other floats,
+    big integers, non-ASCII keys, other types, lone surrogates) goes to `canonical_json`,
+    which encodes or refuses it."""
+    if _plain(value, 0):
+        try:
+            return _dumps(value).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: canonical_json says so
+    return canonical_json(value)
+
+
+def _plain(value: object, depth: int) -> bool:
+    """Whether the standard encoder writes `value` in canonical form (see fast_canonical).
+    Exact types only: a subclass (a bool is an int, an enum a str) may encode otherwise.
+    Scalars inside containers are checked in the loop, without a call each."""
+    if type(value) is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii():
+                return False
+            if not (type(v) is str or v is None or type(v) is bool or _plain(v, depth + 1)):
+                return False
+        return True
+    if type(value) is list or type(value) is tuple:
+        if depth >= MAX_DEPTH:
+            return False
+        for v in value:
+            if type(v) is float:
+                a = abs(v)
+                if not (1e-4 <= a < 1e16) or a.is_integer():
+                    return False
+            elif not (type(v) is str or _plain(v, depth + 1)):
+                return False
+        return True
+    if type(value) is str or type(value) is bool or value is None:
+        return True
+    if type(value) is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if type(value) is float:
+        # Python's repr and ECMAScript agree on the shortest digits; their layouts agree
+        # for non-integral magnitudes in [1e-4, 1e16) (no exponent, no trailing ".0").
+        a = abs(value)
+        return 1e-4 <= a < 1e16 and not a.is_integer()
+    return False
+
+
+@lru_cache(maxsize=4096)
 def format_at(at_s: float) -> str:
     """Entry time: RFC 3339 UTC with milliseconds."""
     moment = datetime.fromtimestamp(round(at_s, 3), UTC)
@@ -89,7 +158,10 @@ def build_entry(
     contents: list[Content] = []
     commits: dict[str, JSONValue] = {}
     for name, value in sorted((private or {}).items()):
-        raw = content_bytes(value)
+        if isinstance(value, bytes | bytearray | memoryview):
+            raw = bytes(value)
+        else:
+            raw = fast_canonical(value)
         c = commit(raw)
         contents.append(Content(name, c.salt, raw, c.commitment_hex))
         commits[name] = c.commitment_hex
@@ -105,7 +177,45 @@ def build_entry(
     }
     if signature is not None:
         entry["sig"] = signature.to_json()
-    return canonical_json(entry), contents
+    return _entry_bytes(entry), contents
+
+
+def _entry_bytes(entry: dict[str, JSONValue]) -> bytes:
+    """`canonical_json(entry)` for the layout above: the members are known and sorted, so
+    only `data` needs the general encoder (the rest are hex, ASCII names, the time and
+    the index). Anything unusual goes through `fast_canonical`."""
+    data, commits, by, type_ = entry["data"], entry["commit"], entry["by"], entry["type"]
+    if not (
+        type(by) is str
+        and type(type_) is str
+        and type(entry["index"]) is int
+        and type(commits) is dict
+        and all(k.isascii() for k in commits)
+        and _plain(data, 1)
+    ):
+        return fast_canonical(entry)
+    parts = [
+        '{"at":"',
+        str(entry["at"]),
+        '","by":',
+        _string(by),
+        ',"commit":',
+        _dumps(commits),
+        ',"data":',
+        _dumps(data),
+        ',"index":',
+        str(entry["index"]),
+        ',"prev":"',
+        str(entry["prev"]),
+        '",',
+    ]
+    if "sig" in entry:
+        parts += ['"sig":', _dumps(entry["sig"]), ","]
+    parts += ['"type":', _string(type_), ',"v":', str(entry["v"]), "}"]
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: canonical_json says where
+        return canonical_json(entry)
 
 
 def parse_entry(raw: bytes) -> dict[str, Any]:
@@ -113,14 +223,20 @@ def parse_entry(raw: bytes) -> dict[str, Any]:
     says what is wrong (the leaf hash covers the bytes, so they are never rewritten)."""
     if len(raw) > MAX_ENTRY_BYTES:
         raise NotCanonical(f"a log entry is at most {MAX_ENTRY_BYTES} bytes.")
-    try:
-        entry = json.loads(raw)
+    try:  # entries are UTF-8 (canonical JSON): decoded as such, not sniffed as json.loads does
+        text = raw.decode("utf-8")
+        try:  # the scanner alone when the text is one value, no space around (every entry)
+            entry, end = _scan(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            entry = _decode(text)  # what json.loads does; it raises for what is not JSON
     except (ValueError, UnicodeDecodeError):
         raise NotCanonical("a log entry is not JSON.") from None
     if not isinstance(entry, dict):
         raise NotCanonical("a log entry is a JSON object.")
-    missing = [f for f in FIELDS if f not in entry]
-    if missing:
+    if not _FIELDS <= entry.keys():
+        missing = [f for f in FIELDS if f not in entry]
         raise NotCanonical(f"a log entry lacks the member {missing[0]!r}.")
     if not isinstance(entry["index"], int) or isinstance(entry["index"], bool):
         raise NotCanonical("a log entry's index is an integer.")

@@ -330,8 +330,9 @@ def disclose(svc: Service, who: Principal, index: int) -> dict[str, Any]:
 def audit_store(
     svc: Service, log_key: NoteVerifier, extra_checkpoints: Sequence[str] = ()
 ) -> AuditReport:
-    """Audit the whole stored log: entries, stored leaf hashes, every stored checkpoint
-    and any checkpoint kept elsewhere (a party's copy proves a rewrite the store hides)."""
+    """Audit the whole stored log: entries, every stored subtree hash, every stored
+    checkpoint and any checkpoint kept elsewhere (a party's copy proves a rewrite the
+    store hides). One read snapshot, so a writer appending meanwhile changes nothing."""
     with svc.read() as repo:
         reader = LogReader(repo.conn)
         notes = [c.note for c in reader.checkpoints()] + list(extra_checkpoints)
@@ -340,34 +341,34 @@ def audit_store(
             for e in reader.entries():
                 yield e.entry
 
-        class Leaves(Mapping[int, bytes]):
-            """Stored leaf hashes, read a window at a time as the audit walks."""
-
-            def __init__(self) -> None:
-                self._window: dict[int, bytes] = {}
-                self._start = -1
-
-            def __getitem__(self, index: int) -> bytes:
-                if not self._start <= index < self._start + 5000:
-                    self._start = index
-                    self._window = reader.leaves(index, index + 5000)
-                return self._window[index]
-
-            def get(self, index: int, default: Any = None) -> Any:
-                try:
-                    return self[index]
-                except KeyError:
-                    return default
-
-            def __iter__(self) -> Iterator[int]:
-                return iter(range(reader.size()))
-
-            def __len__(self) -> int:
-                return reader.size()
-
-        report = audit(entries(), notes, log_key, stored_leaves=Leaves())
+        report = audit(
+            entries(),
+            notes,
+            log_key,
+            stored_nodes=_NodeWindows(reader),
+            stored_size=reader.stored_leaves(),
+        )
         _audit_contents(reader, report)
         return report
+
+
+class _NodeWindows:
+    """Stored subtree hashes for the audit, read a window at a time per level (the audit
+    walks each level in order)."""
+
+    WINDOW = 4096
+
+    def __init__(self, reader: LogReader) -> None:
+        self._reader = reader
+        self._windows: dict[int, tuple[int, dict[int, bytes]]] = {}
+
+    def __call__(self, level: int, index: int) -> bytes | None:
+        start, window = self._windows.get(level, (-1, {}))
+        if not (0 <= start <= index < start + self.WINDOW):
+            start = index
+            window = self._reader.level(level, index, index + self.WINDOW)
+            self._windows[level] = (start, window)
+        return window.get(index)
 
 
 def _audit_contents(reader: LogReader, report: AuditReport) -> None:
@@ -380,16 +381,19 @@ def _audit_contents(reader: LogReader, report: AuditReport) -> None:
         except NotCanonical:
             continue  # already reported
         data, commits = entry.get("data", {}), entry.get("commit", {})
+        # Contents are kept under the index the entry has, not the row it sits in: a
+        # moved or copied entry is reported as such by the audit, not here again.
+        index = int(entry["index"])
         if entry.get("type") == "key.registered":
             try:
                 keys[str(data["key_id"])] = VerifyKey.from_raw(base64.b64decode(data["public_key"]))
             except (KeyError, ValueError, BadKey):
                 report.add(
                     "unreadable",
-                    f"Entry {stored.index} registers a key that cannot be read.",
-                    stored.index,
+                    f"Entry {index} registers a key that cannot be read.",
+                    index,
                 )
-        contents = {c.name: c for c in reader.contents(stored.index)} if commits else {}
+        contents = {c.name: c for c in reader.contents(index)} if commits else {}
         for name, commitment in commits.items():
             c = contents.get(name)
             try:
@@ -399,9 +403,9 @@ def _audit_contents(reader: LogReader, report: AuditReport) -> None:
             except BadCommitment:
                 report.add(
                     "altered",
-                    f"The {name} kept for entry {stored.index} does not open its commitment: "
+                    f"The {name} kept for entry {index} does not open its commitment: "
                     "the content, its salt or the entry was altered.",
-                    stored.index,
+                    index,
                 )
         sig = entry.get("sig")
         if sig is None:
@@ -417,9 +421,9 @@ def _audit_contents(reader: LogReader, report: AuditReport) -> None:
         except (BadSignature, ValueError):
             report.add(
                 "bad_signature",
-                f"Entry {stored.index} carries a signature by {entry.get('by')} that does not "
+                f"Entry {index} carries a signature by {entry.get('by')} that does not "
                 "verify with a key the log registered before it.",
-                stored.index,
+                index,
             )
 
 

@@ -11,10 +11,11 @@ another writer is noticed), buffers rows, and writes them with one statement per
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Table, func, insert, select
 
 from deconflict.errors import NotFound
 from deconflict.record.canonical import JSONValue
@@ -57,22 +58,33 @@ class StoredCheckpoint:
     note: str
 
 
+_NODE_SQL = "SELECT hash FROM log_nodes WHERE level = ? AND idx = ?"
+
+
 class SqlNodes:
-    """Subtree hashes read from the store, plus those appended in this transaction."""
+    """Subtree hashes read from the store, plus those appended in this transaction.
+
+    A proof reads one row per level or so; on SQLite each read goes to the driver's
+    connection (the same connection, so the same transaction), as SQLAlchemy's statement
+    handling cost ten times the lookup itself (bench/record.py)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self.pending: dict[tuple[int, int], bytes] = {}
+        self._driver: Any = conn.connection.driver_connection if _is_sqlite(conn) else None
 
     def get(self, level: int, index: int) -> bytes:
         found = self.pending.get((level, index))
         if found is not None:
             return found
-        row = self._conn.execute(
-            select(t.log_nodes.c.hash).where(
-                t.log_nodes.c.level == level, t.log_nodes.c.idx == index
-            )
-        ).first()
+        if self._driver is not None:
+            row = self._driver.execute(_NODE_SQL, (level, index)).fetchone()
+        else:
+            row = self._conn.execute(
+                select(t.log_nodes.c.hash).where(
+                    t.log_nodes.c.level == level, t.log_nodes.c.idx == index
+                )
+            ).first()
         if row is None:
             raise NotFound(f"the record holds no subtree ({level}, {index}).")
         return bytes(row[0])
@@ -81,9 +93,17 @@ class SqlNodes:
         self.pending[(level, index)] = node
 
 
+def _is_sqlite(conn: Connection) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
 def stored_size(conn: Connection) -> int:
     """Entries in the record."""
-    top = conn.execute(select(func.max(t.log_entries.c.idx))).scalar()
+    if _is_sqlite(conn):
+        driver: Any = conn.connection.driver_connection
+        top = driver.execute("SELECT max(idx) FROM log_entries").fetchone()[0]
+    else:
+        top = conn.execute(select(func.max(t.log_entries.c.idx))).scalar()
     return 0 if top is None else int(top) + 1
 
 
@@ -106,8 +126,8 @@ class LogWriter:
         self._nodes = SqlNodes(conn)
         self._tree = MerkleTree.resume(self._nodes, head.size, list(head.compact))
         self._last = head.last_leaf
-        self._entries: list[dict[str, object]] = []
-        self._contents: list[dict[str, object]] = []
+        self._entries: list[tuple[object, ...]] = []
+        self._contents: list[tuple[object, ...]] = []
 
     @property
     def size(self) -> int:
@@ -130,25 +150,39 @@ class LogWriter:
         raw, contents = build_entry(index, self._last, at_s, type_, by, data, private, signature)
         self._tree.append(raw)
         self._last = self._nodes.pending[(0, index)]
-        self._entries.append({"idx": index, "at_s": at_s, "type": type_, "by": by, "entry": raw})
-        self._contents.extend(
-            {"idx": index, "name": c.name, "salt": c.salt, "content": c.content} for c in contents
-        )
+        self._entries.append((index, at_s, type_, by, raw))
+        self._contents.extend((index, c.name, c.salt, c.content) for c in contents)
         return index
 
     def flush(self) -> LogHead:
         """Write what was appended; returns the head to keep for the next transaction."""
         if self._entries:
-            self._conn.execute(insert(t.log_entries), self._entries)
-            self._conn.execute(
-                insert(t.log_nodes),
-                [{"level": lv, "idx": i, "hash": h} for (lv, i), h in self._nodes.pending.items()],
+            insert_rows(self._conn, t.log_entries, self._entries)
+            insert_rows(
+                self._conn,
+                t.log_nodes,
+                [(lv, i, h) for (lv, i), h in self._nodes.pending.items()],
             )
             if self._contents:
-                self._conn.execute(insert(t.log_contents), self._contents)
+                insert_rows(self._conn, t.log_contents, self._contents)
             self._entries, self._contents = [], []
             self._nodes.pending.clear()
         return LogHead(self._tree.size, tuple(self._tree.compact_range), self._last)
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert `rows` (values in the table's column order) with one statement.
+
+    On SQLite the driver's executemany is called directly: SQLAlchemy's per-row parameter
+    processing cost more than the hashing and the insert together (bench/record.py).
+    """
+    names = [c.name for c in table.columns]
+    if _is_sqlite(conn):
+        columns = ", ".join(f'"{n}"' for n in names)
+        marks = ", ".join("?" * len(names))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", rows)
+    else:
+        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
 
 
 class LogReader:
@@ -165,6 +199,13 @@ class LogReader:
         return range_root(self.nodes, 0, size)
 
     def entry(self, index: int) -> StoredEntry:
+        if self.nodes._driver is not None:  # one row by key: the driver's own call is enough
+            row = self.nodes._driver.execute(
+                'SELECT idx, at_s, type, "by", entry FROM log_entries WHERE idx = ?', (index,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"the record has no entry {index}.")
+            return StoredEntry(int(row[0]), row[1], row[2], row[3], bytes(row[4]))
         row = self._conn.execute(select(t.log_entries).where(t.log_entries.c.idx == index)).first()
         if row is None:
             raise NotFound(f"the record has no entry {index}.")
@@ -187,12 +228,26 @@ class LogReader:
             at = int(rows[-1].idx) + 1
 
     def leaves(self, start: int, end: int) -> dict[int, bytes]:
+        """Stored leaf hashes of entries [start, end)."""
+        return self.level(0, start, end)
+
+    def level(self, level: int, start: int, end: int) -> dict[int, bytes]:
+        """Stored subtree hashes (level, i) for i in [start, end)."""
         rows = self._conn.execute(
             select(t.log_nodes.c.idx, t.log_nodes.c.hash).where(
-                t.log_nodes.c.level == 0, t.log_nodes.c.idx >= start, t.log_nodes.c.idx < end
+                t.log_nodes.c.level == level,
+                t.log_nodes.c.idx >= start,
+                t.log_nodes.c.idx < end,
             )
         )
         return {int(i): bytes(h) for i, h in rows}
+
+    def stored_leaves(self) -> int:
+        """Leaves the stored tree holds (the log's size, unless entries were removed)."""
+        top = self._conn.execute(
+            select(func.max(t.log_nodes.c.idx)).where(t.log_nodes.c.level == 0)
+        ).scalar()
+        return 0 if top is None else int(top) + 1
 
     def contents(self, index: int) -> list[StoredContent]:
         rows = self._conn.execute(
