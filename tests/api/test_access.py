@@ -164,8 +164,8 @@ class World:
     hidden: dict[str, set[str]] = field(default_factory=dict)
     """Party -> strings no answer to it may hold."""
     refs: dict[str, set[str]] = field(default_factory=dict)
-    """Party -> the names among `hidden` (ids of others' declarations and messages), which
-    the record's public entries show to everyone for now: see RECORD_NAMES."""
+    """Party -> the names among `hidden` (ids of others' declarations, messages and
+    incidents), which the record seals like everything else (SPEC 4)."""
     answers: dict[str, int] = field(default_factory=dict)
     """Party -> answers the guard read (so a test can tell it looked)."""
 
@@ -186,8 +186,6 @@ def guard(world: World, party: Party) -> None:
         response.read()
         text = response.text
         hidden = world.hidden[party.name]
-        if response.request.url.path.startswith("/v1/log/"):
-            hidden = hidden - world.refs[party.name]  # see RECORD_NAMES
         leaked = sorted(s for s in hidden if s in text)
         assert not leaked, (
             f"{party.name} was shown {leaked} by {response.request.method} "
@@ -260,7 +258,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w.ids["checkpoint"], w.ids["note"] = str(checkpoint["id"]), checkpoint["note"]
 
         secrets = alpha_secrets(w)
-        # References (declaration ids, message ids) and contents apart: see RECORD_NAMES.
+        # References (declaration ids, message ids, incidents) no other party may learn.
         w.refs = {
             "beta": {"alpha-clinic", "delta-patrol"},
             "delta": {"alpha-clinic", "beta-post", w.ids["message"]},
@@ -729,8 +727,8 @@ def log_entry(w: World) -> None:
             )
             leaked = sorted(s for s in w.hidden[p.name] if s in opened)
             assert not leaked, (p.name, index, leaked)
-            if p.name not in doc["entry"]:  # nothing of its own in it
-                assert doc["contents"] == [], (p.name, doc)
+            if doc["contents"]:  # only what concerns it: its own name is in what it opened
+                assert p.name in opened, (p.name, doc)
         assert p.get(f"/v1/log/entries/{size + 1000}").status_code == 404
 
 
@@ -1009,21 +1007,11 @@ def test_spec_4_forces_see_a_humanitarian_declaration_observers_do_not(world: Wo
     assert world.obs.get("/v1/declarations/hum/hum-convoy").status_code == 404
 
 
-RECORD_NAMES = (
-    "SPEC 4 (and engine/visibility.py: 'nothing, not even that it exists') against the "
-    "record as built (service/record.py, docs/record.md: 'data: what every party may see: "
-    "names, references, states'): every party reads in /v1/log/entries the party, id, kind "
-    "and state of every declaration, which declarations were disclosed to whom (so who "
-    "conflicts with whom), who messaged whom, and who filed an incident against whom. "
-    "Contents stay committed. To decide: commit references too, or say in SPEC 4 and 6 "
-    "that they are public."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=RECORD_NAMES)
 def test_spec_4_the_record_names_nothing_a_party_may_not_see(world: World) -> None:
-    for p in (world.gamma, world.beta):
-        text = p.get("/v1/log/entries").text
+    """The public record is sealed: no party reads in it whose declarations, disclosures,
+    messages or incidents an entry is about."""
+    for p in (world.gamma, world.beta, world.delta, world.obs):
+        text = p.get("/v1/log/entries", params={"limit": 5000}).text
         assert not sorted(s for s in world.refs[p.name] if s in text), p.name
 
 

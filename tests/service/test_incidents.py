@@ -38,8 +38,8 @@ class World:
         self.op = OPERATOR_PRINCIPAL
 
     def entries(self) -> list[dict[str, Any]]:
-        with self.svc.read() as repo:
-            return [json.loads(e.entry) for e in LogReader(repo.conn).entries()]
+        """The record as the service reads it: sealed entries opened."""
+        return rec.read_entries(self.svc)
 
     def incident_entries(self) -> list[dict[str, Any]]:
         return [e for e in self.entries() if e["type"].startswith("incident.")]
@@ -341,6 +341,8 @@ def test_contents_are_opened_to_the_two_parties_and_the_operator_only(world: Wor
                 )
         assert rec.disclose(svc, world.c, e["index"])["contents"] == []
     filed = rec.disclose(svc, world.b, entries[0]["index"])["contents"]
-    names = {c["name"]: json.loads(base64.b64decode(c["content"])) for c in filed}
+    [sealed] = [json.loads(base64.b64decode(c["content"])) for c in filed]
+    assert sealed["type"] == "incident.filed"
+    names = sealed["contents"]
     assert names["description"] == DESCRIPTION
     assert names["place"] == {"lon": 42.14, "lat": 37.17, "radius_m": 500}

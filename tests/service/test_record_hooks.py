@@ -50,8 +50,8 @@ class World:
         return f"keyid={self.key_id}, sig={base64.b64encode(sig).decode()}"
 
     def entries(self) -> list[dict[str, Any]]:
-        with self.svc.read() as repo:
-            return [json.loads(e.entry) for e in LogReader(repo.conn).entries()]
+        """The record as the service reads it: sealed entries opened."""
+        return rec.read_entries(self.svc)
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.entries() if e["type"] == kind]
@@ -106,29 +106,50 @@ def test_entries_hold_no_geometry_or_text_only_commitments(world: World) -> None
     assert b"40.0" not in raw and b"36.0" not in raw and b"coordinates" not in raw
     assert b"grid 42" not in raw
     [version] = [e for e in world.of_type("declaration") if e["data"]["party"] == "ALPHA"]
-    assert set(version["commit"]) == {"feature", "clearance", "request"}
+    assert set(version["commit"]) == {"sealed", "request"}
+    assert set(version["contents"]) == {"feature", "clearance"}
     assert version["sig"]["key_id"] == world.key_id
+
+
+def test_sealed_entries_name_nothing_of_who_did_what(world: World) -> None:
+    """SPEC 4: a party with no conflict learns nothing of another's declaration, not even
+    that it exists; the public record shows a sequence of sealed commitments."""
+    messages.send(world.svc, world.a, {"to": "BRAVO", "text": "grid 42 at dawn", "refs": []})
+    with world.svc.read() as repo:
+        public = [json.loads(e.entry) for e in LogReader(repo.conn).entries()]
+    sealed = [e for e in public if e["type"] == "sealed"]
+    assert len(sealed) == len([e for e in world.entries() if rec.is_sealed(e["type"])]) > 0
+    for e in sealed:
+        assert e["by"] == "" and e["data"] == {} and "sig" not in e
+        text = json.dumps(e)
+        assert "ALPHA" not in text and "BRAVO" not in text and "patrol" not in text
+    # Parties and keys stay public within the deployment (GET /v1/parties shows them too).
+    assert {e["type"] for e in public} - {"sealed"} == {
+        "party.registered", "token.issued", "key.registered"
+    }  # fmt: skip
 
 
 def test_contents_open_only_to_whom_spec_4_allows(world: World) -> None:
     [version] = [e for e in world.of_type("declaration") if e["data"]["party"] == "ALPHA"]
     index = version["index"]
     owner = rec.disclose(world.svc, world.a, index)
-    names = {c["name"] for c in owner["contents"]}
-    assert names == {"feature", "clearance", "request"}
+    assert {c["name"] for c in owner["contents"]} == {"sealed", "request"}
     for c in owner["contents"]:
-        verify_commitment(
-            version["commit"][c["name"]],
-            base64.b64decode(c["salt"]),
-            base64.b64decode(c["content"]),
-        )
+        salt, content = base64.b64decode(c["salt"]), base64.b64decode(c["content"])
+        verify_commitment(version["commit"][c["name"]], salt, content)
+    opened = parse_canonical(
+        base64.b64decode(next(c["content"] for c in owner["contents"] if c["name"] == "sealed"))
+    )
+    assert isinstance(opened, dict) and opened["type"] == "declaration"
     assert rec.disclose(world.svc, world.b, index)["contents"] == []
     assert rec.disclose(world.svc, OPERATOR_PRINCIPAL, index)["contents"] == []
     # The disclosure entry: both ends may open what was shown, nobody else.
     [shown] = [e for e in world.of_type("disclosure") if e["data"]["to"] == "ALPHA"]
-    opened = rec.disclose(world.svc, world.a, shown["index"])["contents"]
-    assert [c["name"] for c in opened] == ["portion"]
-    portion = parse_canonical(base64.b64decode(opened[0]["content"]))
+    opened_a = rec.disclose(world.svc, world.a, shown["index"])["contents"]
+    assert [c["name"] for c in opened_a] == ["sealed"]
+    inner = parse_canonical(base64.b64decode(opened_a[0]["content"]))
+    assert isinstance(inner, dict)
+    portion = inner["contents"]["portion"]  # type: ignore[index,call-overload]
     assert isinstance(portion, list) and portion  # the conflicting part of the convoy
     assert rec.disclose(world.svc, world.b, shown["index"])["contents"]
     assert rec.disclose(world.svc, OPERATOR_PRINCIPAL, shown["index"])["contents"] == []
@@ -145,7 +166,7 @@ def test_the_record_audits_clean_and_catches_tampered_contents_and_signatures(
     [version] = [e for e in world.of_type("declaration") if e["data"]["party"] == "ALPHA"]
     with sqlite3.connect(tmp_path / "r.sqlite") as db:
         db.execute(
-            "UPDATE log_contents SET content = ? WHERE idx = ? AND name = 'feature'",
+            "UPDATE log_contents SET content = ? WHERE idx = ? AND name = 'sealed'",
             (b'{"moved":"elsewhere"}', version["index"]),
         )
     found = {(f.kind, f.index) for f in rec.audit_store(world.svc, signer.verifier).findings}

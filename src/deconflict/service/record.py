@@ -61,6 +61,20 @@ SERVICE = "@service"
 # -- appending -------------------------------------------------------------------------
 
 
+SEALED = "sealed"
+"""The public type of an entry whose type, party and data are themselves committed."""
+
+SEALED_TYPES = ("declaration", "disclosure", "response", "escalation", "message", "incident")
+"""Entry types about what only some parties may know exists (SPEC §4: a party sees nothing
+of another's declaration it has no conflict with, not even that it exists). Their entries
+show every party only a sequence number, a time and commitments; parties, keys, tokens and
+cosignatures stay public within the deployment."""
+
+
+def is_sealed(type_: str) -> bool:
+    return type_.split(".", 1)[0] in SEALED_TYPES
+
+
 def append(
     repo: Repository,
     at_s: float,
@@ -70,9 +84,44 @@ def append(
     private: Mapping[str, bytes | JSONValue] | None = None,
     signature: tuple[str, bytes] | None = None,
 ) -> int:
-    """Append one entry in `repo`'s transaction; returns its index."""
+    """Append one entry in `repo`'s transaction; returns its index.
+
+    A sealed type's entry commits to `{"type", "by", "data", "contents", "sig"}` as one
+    content named `sealed` (the signed request, if any, as a second one, `request`, opened
+    only to the party that sent it), so the public log says nothing of who did what.
+    """
     sig = None if signature is None else RequestSignature(signature[0], signature[1])
-    return repo.log.append(at_s, type_, by, data, private, sig)
+    if not is_sealed(type_):
+        return repo.log.append(at_s, type_, by, data, private, sig)
+    contents = dict(private or {})
+    request = contents.pop("request", None)
+    inner: dict[str, JSONValue] = {
+        "type": type_,
+        "by": by,
+        "data": dict(data),
+        "contents": {
+            name: value.decode("utf-8") if isinstance(value, bytes) else value
+            for name, value in sorted(contents.items())
+        },
+    }
+    if sig is not None:
+        inner["sig"] = sig.to_json()
+    sealed: dict[str, bytes | JSONValue] = {"sealed": inner}
+    if request is not None:
+        sealed["request"] = request
+    return repo.log.append(at_s, SEALED, "", {}, sealed, None)
+
+
+def unseal(entry: Mapping[str, Any], sealed: bytes | None) -> dict[str, Any]:
+    """The entry as its sealed content says (type, by, data, sig); the entry itself when
+    it is not sealed or the content is not at hand."""
+    if entry.get("type") != SEALED or sealed is None:
+        return dict(entry)
+    try:
+        inner = json.loads(sealed)
+    except ValueError:
+        return dict(entry)
+    return inner if isinstance(inner, dict) else dict(entry)
 
 
 def signed_request(
@@ -274,8 +323,9 @@ def entries_page(svc: Service, start: int, limit: int) -> dict[str, Any]:
     """A page of entries as their exact bytes (one canonical JSON text each)."""
     with svc.read() as repo:
         reader = LogReader(repo.conn)
-        rows = list(reader.entries(start, start + limit, batch=limit))
         size = reader.size()
+        end = min(start + limit, size)  # also keeps start + limit inside the store's integers
+        rows = list(reader.entries(start, end, batch=limit)) if start < end else []
     nxt = start + len(rows)
     return {
         "start": start,
@@ -285,26 +335,50 @@ def entries_page(svc: Service, start: int, limit: int) -> dict[str, Any]:
     }
 
 
+def read_entries(svc: Service) -> list[dict[str, Any]]:
+    """Every entry as the service knows it, sealed ones opened: the entry's own members
+    (index, at, commit...) with the sealed type, by, data and sig in place of the public
+    ones, and `contents` as committed. For the service's own use (reconstruction, tests);
+    never served as it is."""
+    out: list[dict[str, Any]] = []
+    with svc.read() as repo:
+        reader = LogReader(repo.conn)
+        for stored in reader.entries():
+            entry = parse_entry(stored.entry)
+            sealed = None
+            if entry.get("type") == SEALED:
+                sealed = next(
+                    (c.content for c in reader.contents(stored.index) if c.name == "sealed"), None
+                )
+            out.append({**entry, **unseal(entry, sealed)})
+    return out
+
+
 def may_open(repo: Repository, viewer: str, entry: Mapping[str, Any], name: str) -> bool:
-    """Whether `viewer` may be given content `name` of `entry` (SPEC §4)."""
+    """Whether `viewer` may be given content `name` of `entry` (SPEC §4); `entry` is the
+    unsealed entry (see `unseal`)."""
     data = entry.get("data", {})
     by = entry.get("by")
     if name == "request":
         return viewer == by
-    kind = entry.get("type", "")
-    if kind.startswith("declaration"):
-        owner = data.get("party")
-        if viewer == owner or viewer in repo.observers(str(owner)):
-            return True
-        return bool(repo.is_shared(str(owner), str(data.get("id"))))
-    if kind in ("disclosure", "message"):
-        return viewer in (data.get("from"), data.get("to"))
-    if kind == "response":
-        return viewer in (by, data.get("party"))
+    kind = str(entry.get("type", ""))
     if kind.startswith("incident."):
         # The two parties of an incident and the operator, who records findings from the
         # accounts (docs/record.md, "Incidents").
         return viewer in (data.get("filer"), data.get("against"), OPERATOR)
+    if viewer == OPERATOR:
+        return False  # the operator sees clearance metadata, never a party's content
+    if kind.startswith("declaration") or kind == "escalation":
+        owner = data.get("party")
+        if viewer == owner or viewer in repo.observers(str(owner)):
+            return True
+        if kind == "escalation" and viewer == data.get("silent"):
+            return True
+        return bool(repo.is_shared(str(owner), str(data.get("id"))))
+    if kind in ("disclosure", "message") or kind.startswith("message."):
+        return viewer in (data.get("from"), data.get("to"))
+    if kind == "response":
+        return viewer in (by, data.get("party"))
     return False
 
 
@@ -315,11 +389,13 @@ def disclose(svc: Service, who: Principal, index: int) -> dict[str, Any]:
         reader = LogReader(repo.conn)
         stored = reader.entry(index)
         entry = parse_entry(stored.entry)
+        kept = reader.contents(index)
+        sealed = next((c.content for c in kept if c.name == "sealed"), None)
+        inner = unseal(entry, sealed)
         opened = [
             {"name": c.name, "salt": b64(c.salt), "content": b64(c.content)}
-            for c in reader.contents(index)
-            if (not who.is_operator or str(entry.get("type", "")).startswith("incident."))
-            and may_open(repo, who.party, entry, c.name)
+            for c in kept
+            if may_open(repo, who.party, inner, c.name)
         ]
     return {"index": index, "entry": stored.entry.decode(), "contents": opened}
 
@@ -380,10 +456,14 @@ def _audit_contents(reader: LogReader, report: AuditReport) -> None:
             entry = parse_entry(stored.entry)
         except NotCanonical:
             continue  # already reported
-        data, commits = entry.get("data", {}), entry.get("commit", {})
+        commits = entry.get("commit", {})
         # Contents are kept under the index the entry has, not the row it sits in: a
         # moved or copied entry is reported as such by the audit, not here again.
         index = int(entry["index"])
+        contents = {c.name: c for c in reader.contents(index)} if commits else {}
+        sealed = contents.get("sealed")
+        entry = unseal(entry, None if sealed is None else sealed.content)
+        data = entry.get("data", {})
         if entry.get("type") == "key.registered":
             try:
                 keys[str(data["key_id"])] = VerifyKey.from_raw(base64.b64decode(data["public_key"]))
@@ -393,7 +473,6 @@ def _audit_contents(reader: LogReader, report: AuditReport) -> None:
                     f"Entry {index} registers a key that cannot be read.",
                     index,
                 )
-        contents = {c.name: c for c in reader.contents(index)} if commits else {}
         for name, commitment in commits.items():
             c = contents.get(name)
             try:
