@@ -14,7 +14,6 @@ import base64
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +47,7 @@ from deconflict.record.errors import (
 from deconflict.record.note import NoteVerifier
 from deconflict.service.auth import Principal
 from deconflict.service.core import Service
+from deconflict.service.workers import Periodic
 from deconflict.store import log as store_log
 from deconflict.store.log import LogReader, StoredCheckpoint
 from deconflict.store.repository import Repository
@@ -181,29 +181,18 @@ def checkpoint_now(svc: Service, signer: NoteSigner, force: bool = False) -> Sto
     return StoredCheckpoint(checkpoint_id, size, now, note)
 
 
-class Checkpointer:
+class Checkpointer(Periodic):
     """A thread that signs a checkpoint every `period_s` when the log grew."""
 
+    name = "deconflict-checkpointer"
+
     def __init__(self, svc: Service, signer: NoteSigner, period_s: float) -> None:
-        self.svc, self.signer, self.period_s = svc, signer, period_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="deconflict-checkpointer", daemon=True
-        )
+        super().__init__(period_s, first_wait=True)
+        self.svc, self.signer = svc, signer
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
-            try:
-                checkpoint_now(self.svc, self.signer)
-            except Exception:  # keep signing later; the error is in the log
-                log.exception("checkpoint failed")
+    def round(self) -> bool:
+        checkpoint_now(self.svc, self.signer)
+        return False
 
 
 def cosign(svc: Service, who: Principal, checkpoint_id: int, note: str) -> dict[str, Any]:

@@ -6,9 +6,6 @@ restarted service picks up exactly where it stopped.
 
 from __future__ import annotations
 
-import logging
-import threading
-
 from deconflict.engine import clearance as flow
 from deconflict.service.core import Service
 from deconflict.service.declarations import (
@@ -19,9 +16,8 @@ from deconflict.service.declarations import (
 )
 from deconflict.service.incidents import escalate_due as escalate_incidents
 from deconflict.service.messages import escalate_due
+from deconflict.service.workers import Periodic
 from deconflict.store.codec import clearance_from_json
-
-log = logging.getLogger("deconflict.scheduler")
 
 
 def tick(svc: Service) -> int:
@@ -50,27 +46,16 @@ def tick(svc: Service) -> int:
     return changed
 
 
-class Scheduler:
+class Scheduler(Periodic):
     """A thread that runs `tick` whenever something falls due (polling at most every
     `period_s`)."""
 
+    name = "deconflict-scheduler"
+
     def __init__(self, svc: Service, period_s: float = 0.5) -> None:
+        super().__init__(period_s)
         self.svc = svc
-        self.period_s = period_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="deconflict-scheduler", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                tick(self.svc)
-            except Exception:  # keep the scheduler alive; the error is in the log
-                log.exception("scheduler tick failed")
-            self._stop.wait(self.period_s)
+    def round(self) -> bool:
+        tick(self.svc)
+        return False

@@ -5,9 +5,7 @@ attempt in the delivery log. The secret is shown once and never logged.
 
 from __future__ import annotations
 
-import logging
 import secrets
-import threading
 from typing import Any
 
 from deconflict.api.webhooks import MAX_ATTEMPTS, WebhookSender, backoff_s, check_url, new_secret
@@ -15,9 +13,8 @@ from deconflict.errors import Forbidden, LimitExceeded, NotFound
 from deconflict.service.auth import Principal
 from deconflict.service.core import Service
 from deconflict.service.views import when
+from deconflict.service.workers import Periodic
 from deconflict.store.repository import DeliveryRow, WebhookRow
-
-log = logging.getLogger("deconflict.webhooks")
 
 
 def register(svc: Service, who: Principal, url: str) -> dict[str, Any]:
@@ -125,28 +122,22 @@ def deliver_due(svc: Service, sender: WebhookSender, batch: int = 50) -> int:
     return len(work)
 
 
-class Deliverer:
+class Deliverer(Periodic):
     """A thread delivering webhooks as they fall due."""
 
+    name = "deconflict-webhooks"
+
     def __init__(self, svc: Service, period_s: float = 0.5) -> None:
+        super().__init__(period_s)
         self.svc = svc
-        self.period_s = period_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="deconflict-webhooks", daemon=True)
+        self._sender: WebhookSender | None = None
 
-    def start(self) -> None:
-        self._thread.start()
+    def round(self) -> bool:
+        if self._sender is None:
+            self._sender = WebhookSender()
+        return deliver_due(self.svc, self._sender) > 0
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with WebhookSender() as sender:
-            while not self._stop.is_set():
-                try:
-                    if deliver_due(self.svc, sender):
-                        continue
-                except Exception:
-                    log.exception("webhook delivery round failed")
-                self._stop.wait(self.period_s)
+    def stop(self, timeout_s: float = 10.0) -> None:
+        super().stop(timeout_s)
+        if self._sender is not None:
+            self._sender.close()
