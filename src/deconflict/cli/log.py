@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from deconflict.cli.failures import reporting
+from deconflict.cli.options import Db, Debug
 from deconflict.errors import InvalidRequest
 from deconflict.record import NoteSigner
 from deconflict.record.audit import AuditReport, audit
@@ -27,8 +28,6 @@ from deconflict.service import record as rec
 from deconflict.store.database import Database
 from deconflict.store.log import LogReader
 
-Db = Annotated[str, typer.Option("--db", help="SQLite file, or a postgresql:// URL.")]
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 Key = Annotated[
     str | None,
     typer.Option(

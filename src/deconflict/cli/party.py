@@ -14,14 +14,12 @@ from typing import Annotated
 import typer
 
 from deconflict.cli.failures import reporting
+from deconflict.cli.options import Db, Debug
 from deconflict.errors import InvalidRequest
 from deconflict.record import SigningKey
 from deconflict.service import OPERATOR_PRINCIPAL, Service
 from deconflict.service import parties as party_service
 from deconflict.store.database import Database
-
-Db = Annotated[str, typer.Option("--db", help="SQLite file, or a postgresql:// URL.")]
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 
 party_app = typer.Typer(
     help="Register parties and manage their tokens and keys.", no_args_is_help=True

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from deconflict.cli.failures import reporting
+from deconflict.cli.options import Db, Debug
 from deconflict.errors import InvalidRequest
 from deconflict.export.geojson import declarations_to_collection
 from deconflict.ingest import load_declarations
@@ -29,13 +30,11 @@ from deconflict.store.database import Database
 DEMO_LEAD_S = 72 * 3600.0
 """The demo's plans start this long after it starts: more than the 48 h notice."""
 
-Db = Annotated[str, typer.Option("--db", help="SQLite file, or a postgresql:// URL.")]
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="TCP port to listen on.")]
 Config = Annotated[
     Path | None, typer.Option("--config", help="TOML file of settings (docs/api.md).")
 ]
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 LogKey = Annotated[
     Path | None,
     typer.Option(
