@@ -19,10 +19,12 @@ from deconflict.api.routes import (
     incidents,
     messages,
     parties,
+    positions,
     record,
     webhooks,
 )
 from deconflict.service import Service
+from deconflict.service.live import Ticker
 from deconflict.service.record import Checkpointer
 from deconflict.service.scheduler import Scheduler
 from deconflict.service.webhooks import Deliverer
@@ -40,11 +42,9 @@ def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.closing = asyncio.Event()
-        threads: list[Any] = [Scheduler(svc), Deliverer(svc)] if workers else []
+        threads: list[Any] = [Scheduler(svc), Deliverer(svc), Ticker(svc)] if workers else []
         if workers and svc.log_signer is not None:
-            threads.append(
-                Checkpointer(svc, svc.log_signer, svc.settings.checkpoint_interval_s)
-            )
+            threads.append(Checkpointer(svc, svc.log_signer, svc.settings.checkpoint_interval_s))
         for t in threads:
             t.start()
         try:
@@ -65,7 +65,16 @@ def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
     app.state.service = svc
     app.state.closing = asyncio.Event()
     errors.install(app)
-    for module in (parties, declarations, messages, incidents, events, webhooks, record):
+    for module in (
+        parties,
+        declarations,
+        messages,
+        incidents,
+        events,
+        webhooks,
+        record,
+        positions,
+    ):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

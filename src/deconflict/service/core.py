@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from deconflict.engine import Engine
 from deconflict.ingest import parse_declarations
@@ -24,6 +25,9 @@ from deconflict.service.events import EventHub
 from deconflict.store.database import Database
 from deconflict.store.log import LogHead
 from deconflict.store.repository import DeclarationRow, Repository
+
+if TYPE_CHECKING:
+    from deconflict.service.live import LiveMonitor
 
 log = logging.getLogger("deconflict.service")
 
@@ -91,6 +95,8 @@ class Service:
         self._parsed: OrderedDict[tuple[str, str, int], Declaration] = OrderedDict()
         self._log_head: LogHead | None = None
         """The record's head as of the last commit (saves reading it back each write)."""
+        self.live: LiveMonitor | None = None
+        """The tactical monitor of live tracks, made on first use (service.live.live)."""
         self._load()
 
     def _load(self) -> None:

@@ -64,7 +64,16 @@ SERVICE = "@service"
 SEALED = "sealed"
 """The public type of an entry whose type, party and data are themselves committed."""
 
-SEALED_TYPES = ("declaration", "disclosure", "response", "escalation", "message", "incident")
+SEALED_TYPES = (
+    "declaration",
+    "disclosure",
+    "response",
+    "escalation",
+    "message",
+    "incident",
+    "positions",
+    "alert",
+)
 """Entry types about what only some parties may know exists (SPEC §4: a party sees nothing
 of another's declaration it has no conflict with, not even that it exists). Their entries
 show every party only a sequence number, a time and commitments; parties, keys, tokens and
@@ -355,6 +364,10 @@ def may_open(repo: Repository, viewer: str, entry: Mapping[str, Any], name: str)
         # The two parties of an incident and the operator, who records findings from the
         # accounts (docs/record.md, "Incidents").
         return viewer in (data.get("filer"), data.get("against"), OPERATOR)
+    if kind == "positions":
+        return bool(viewer == data.get("party"))  # the reporting party's units (docs/live.md)
+    if kind == "alert" or kind.startswith("alert."):
+        return viewer in list(data.get("parties", ()))  # every party the alert involves
     if viewer == OPERATOR:
         return False  # the operator sees clearance metadata, never a party's content
     if kind.startswith("declaration") or kind == "escalation":
