@@ -119,7 +119,7 @@ def bench(n: int, ticks: int, baseline: bool) -> dict[str, float]:
         "reports_s": n / per_tick,
         "rss_mb": after,
         "monitor_mb": after - before,
-        "open": len(monitor.book.open),
+        "open": len(monitor.book),
     }
     if baseline:
         t0 = time.perf_counter()

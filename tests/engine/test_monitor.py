@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from deconflict.engine.monitor import Monitor, MonitorSettings
+from deconflict.engine.proximity import find_pairs
 from deconflict.geo.ellipsoid import to_ecef
 from deconflict.model import Movement, Policy, Site, Zone, ZoneType
 from deconflict.model.positions import Alert, AlertEvent, AlertType, PositionReport
@@ -313,3 +314,57 @@ def test_matches_all_pairs_dense_reference(
             assert abs(e.cpa_distance_m - dist) <= 0.01 * max(dist, 1.0) + 0.1
         else:
             assert e.distance_m is not None and abs(e.distance_m - dist) <= 0.01 * dist + 0.1
+
+
+# -- candidate generation against all pairs ----------------------------------------------
+
+
+def all_pairs_cpa(
+    p: np.ndarray, v: np.ndarray, alt: np.ndarray, party: np.ndarray, h: float, vm: float, la: float
+) -> dict[tuple[int, int], float]:
+    out: dict[tuple[int, int], float] = {}
+    for a in range(p.shape[0]):
+        for b in range(a + 1, p.shape[0]):
+            if party[a] == party[b] or abs(alt[a] - alt[b]) >= vm:
+                continue
+            d0, dv = p[a] - p[b], v[a] - v[b]
+            vv = float(dv @ dv)
+            tc = 0.0 if vv <= 1e-12 else min(max(-float(d0 @ dv) / vv, 0.0), la)
+            dmin = float(np.linalg.norm(d0 + tc * dv))
+            if dmin < h:
+                out[(a, b)] = dmin
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(2, 120),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from((2_000.0, 20_000.0, 200_000.0)),
+)
+def test_find_pairs_equals_all_pairs_with_mixed_speed_classes(
+    n: int, seed: int, side: float
+) -> None:
+    """Every speed class (still, ground, aircraft, absurdly fast), altitudes across bands,
+    one unit per pair emitted once, nothing missed."""
+    rng = np.random.default_rng(seed)
+    p = np.column_stack([rng.uniform(-side, side, (n, 2)), rng.uniform(-50, 50, n)])
+    speed = rng.choice([0.0, 0.3, 3.0, 15.0, 30.0, 90.0, 250.0, 700.0, 5000.0], n)
+    ang = rng.uniform(0, 2 * np.pi, n)
+    v = np.column_stack([speed * np.sin(ang), speed * np.cos(ang), np.zeros(n)])
+    alt = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0, 2000, n))
+    party = rng.integers(0, 3, n)
+    units = rng.permutation(10 * n)[:n]
+    got = find_pairs(units, p, v, alt, party, H, V, 120.0)
+    want = all_pairs_cpa(p, v, alt, party, H, V, 120.0)
+    idx = {int(u): k for k, u in enumerate(units)}
+    pairs = [(idx[int(i)], idx[int(j)]) for i, j in zip(got.i, got.j, strict=True)]
+    assert all(units[a] < units[b] for a, b in pairs)
+    norm = {
+        (min(a, b), max(a, b)): float(d)
+        for (a, b), d in zip(pairs, got.cpa_distance_m, strict=True)
+    }
+    assert len(norm) == len(pairs)
+    assert set(norm) == set(want)
+    for k, d in want.items():
+        assert abs(norm[k] - d) < 1e-6 * max(d, 1.0)

@@ -7,9 +7,14 @@ It knows nothing of geometry: the monitor says which conditions hold at a time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable
+import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from deconflict.engine.tracks import IntArray
+from deconflict.geo.ellipsoid import FloatArray
 from deconflict.model.positions import Alert, AlertEvent, AlertType
 
 
@@ -42,6 +47,13 @@ class AlertBook:
         self.hysteresis_s = hysteresis_s
         self.update_interval_s = update_interval_s
         self.open: dict[Hashable, _Open] = {}
+        """Alerts other than between two units (deviation, intrusion, stale)."""
+        self.pairs = PairAlerts(hysteresis_s, update_interval_s)
+        """Proximity and predicted proximity, held as arrays."""
+
+    def __len__(self) -> int:
+        """Open alerts of every kind."""
+        return len(self.open) + len(self.pairs)
 
     def hold(
         self,
@@ -94,7 +106,7 @@ class AlertBook:
             if end < now or (not strict and end <= now):
                 del self.open[key]
                 out.append(self._event(st, AlertEvent.CLOSE, end))
-        return out
+        return out + self.pairs.close_due(now, strict)
 
     def close(self, key: Hashable, at: float) -> Alert | None:
         """Close at once (a stale unit that reported again)."""
@@ -115,4 +127,140 @@ class AlertBook:
             cpa_time_s=ct,
             cpa_distance_m=cd,
             declarations=st.declarations,
+        )
+
+
+PAIR_DTYPE = np.dtype(
+    [
+        ("key", np.int64),
+        ("i", np.int64),
+        ("j", np.int64),
+        ("mi", np.int64),
+        ("mj", np.int64),
+        ("t0", np.float64),
+        ("held", np.float64),
+        ("event", np.float64),
+        ("val", np.float64, 3),
+        ("emit", np.float64, 3),
+    ]
+)
+"""One open pair alert: key (unit i, unit j, kind), the units' movements when it opened
+(-1: none), open time, last held, last event, current and last sent values (NaN: None)."""
+
+PairDescriber = Callable[
+    [AlertType, int, int, int, int], tuple[tuple[str, ...], set[str], tuple[str, ...]]
+]
+"""(kind, i, j, movement of i, of j) -> (units, parties, declarations) of a pair alert."""
+
+
+def pair_key(kind: IntArray, i: IntArray, j: IntArray) -> IntArray:
+    """Condition key of pair alerts: i, j < 2^31, kind 0 or 1."""
+    out: IntArray = (i << 32) | (j << 1) | kind
+    return out
+
+
+class PairAlerts:
+    """Open alerts between two units (proximity and predicted proximity), as one
+    structured array sorted by key: holding, updating and closing are array operations, and
+    Python runs only for the events. The rules are `AlertBook.hold`'s: a pair alert's
+    parties never change (its two units'), so an update is sent when a value changed and
+    `update_interval_s` has passed since the last event."""
+
+    KINDS = (AlertType.PREDICTED_PROXIMITY, AlertType.PROXIMITY)
+
+    def __init__(self, hysteresis_s: float, update_interval_s: float) -> None:
+        self.hysteresis_s = hysteresis_s
+        self.update_interval_s = update_interval_s
+        self.rows = np.zeros(0, PAIR_DTYPE)
+        self.describe: PairDescriber | None = None
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def hold(
+        self,
+        now: float,
+        kind: IntArray,
+        i: IntArray,
+        j: IntArray,
+        mi: IntArray,
+        mj: IntArray,
+        values: FloatArray,
+    ) -> list[Alert]:
+        """The conditions (kind, i, j) hold at `now` with `values` ((n, 3), NaN for None);
+        keys must be distinct. Returns open and update events, by key."""
+        if i.size == 0:
+            return []
+        key = pair_key(kind, i, j)
+        order = np.argsort(key, kind="stable")
+        key, kind, i, j, mi, mj, values = (
+            key[order],
+            kind[order],
+            i[order],
+            j[order],
+            mi[order],
+            mj[order],
+            values[order],
+        )
+        rows = self.rows
+        pos = np.searchsorted(rows["key"], key)
+        found = pos < rows.size
+        found[found] = rows["key"][pos[found]] == key[found]
+        at = pos[found]
+        rows["held"][at] = now
+        rows["val"][at] = values[found]
+        emit = rows["emit"][at]
+        vals = values[found]
+        same = ((vals == emit) | (np.isnan(vals) & np.isnan(emit))).all(axis=1)
+        due = (now - rows["event"][at] >= self.update_interval_s) & ~same
+        upd = at[due]
+        rows["event"][upd] = now
+        rows["emit"][upd] = rows["val"][upd]
+        new = ~found
+        add = np.zeros(int(new.sum()), PAIR_DTYPE)
+        add["key"], add["i"], add["j"] = key[new], i[new], j[new]
+        add["mi"], add["mj"] = mi[new], mj[new]
+        add["t0"] = add["held"] = add["event"] = now
+        add["val"] = add["emit"] = values[new]
+        events = [self._event(r, AlertEvent.UPDATE, now) for r in rows[upd]]
+        events += [self._event(r, AlertEvent.OPEN, now) for r in add]
+        if add.size:
+            merged = np.concatenate([rows, add])
+            self.rows = merged[np.argsort(merged["key"], kind="stable")]
+        return events
+
+    def close_due(self, now: float, strict: bool = True) -> list[Alert]:
+        """Close alerts whose hysteresis ran out before `now` (at `now` too if not strict)."""
+        if self.rows.size == 0:
+            return []
+        end = self.rows["held"] + self.hysteresis_s
+        due = (end < now) | ((end <= now) & (not strict))
+        if not due.any():
+            return []
+        gone = self.rows[due]
+        self.rows = self.rows[~due]
+        return [
+            self._event(r, AlertEvent.CLOSE, float(t))
+            for r, t in zip(gone, (gone["held"] + self.hysteresis_s).tolist(), strict=True)
+        ]
+
+    def _event(self, r: np.void, event: AlertEvent, t: float) -> Alert:
+        assert self.describe is not None
+        kind = self.KINDS[int(r["key"]) & 1]
+        units, parties, decl = self.describe(
+            kind, int(r["i"]), int(r["j"]), int(r["mi"]), int(r["mj"])
+        )
+        t0 = float(r["t0"])
+        d, ct, cd = (None if math.isnan(x) else x for x in r["val"].tolist())
+        return Alert(
+            alert=alert_id(kind, units, decl, t0),
+            event=event,
+            type=kind,
+            time_s=t,
+            units=units,
+            parties=tuple(sorted(parties)),
+            distance_m=d,
+            cpa_time_s=ct,
+            cpa_distance_m=cd,
+            declarations=decl,
         )

@@ -58,8 +58,9 @@ class MonitorSettings:
     """This many absurd reports in a row, plausible from one another, become the track."""
     future_tolerance_s: float = 5.0
     """A report dated later than the arrival time plus this is dropped (clock error)."""
-    cell_speed_mps: float = 30.0
-    """Grid cells are H + look-ahead x this: one to two cells per ground unit's box."""
+    cell_speed_mps: float = 0.0
+    """Grid cells are at least H + 2 x look-ahead x this (performance only). At 0 the speed
+    classes of engine.proximity decide: H + 2 x look-ahead x the fastest unit of a class."""
 
 
 class Monitor:
@@ -83,8 +84,13 @@ class Monitor:
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         """Reports received, accepted and dropped by rule (see docs/live.md)."""
         self.book = AlertBook(self.settings.hysteresis_s, self.settings.update_interval_s)
+        self.book.pairs.describe = self._describe_pair
         s = self.settings
-        self.cell_m = policy.horizontal_m + s.look_ahead_s * s.cell_speed_mps
+        self.cell_m = (
+            policy.horizontal_m + 2.0 * s.look_ahead_s * s.cell_speed_mps
+            if s.cell_speed_mps > 0
+            else 0.0
+        )
         self._tracks: Tracks | None = None
         self._routes: Routes | None = None
         self._areas: Areas | None = None
@@ -268,47 +274,24 @@ class Monitor:
             s.look_ahead_s,
             self.cell_m,
         )
-        partners: dict[int, set[str]] = {}
         movement = tracks.movement
-        for i, j, d, dt, dc in zip(
-            pairs.i.tolist(),
-            pairs.j.tolist(),
-            pairs.distance_m.tolist(),
-            pairs.cpa_dt_s.tolist(),
-            pairs.cpa_distance_m.tolist(),
-            strict=True,
-        ):
-            pi, pj = tracks.keys[i][0], tracks.keys[j][0]
-            partners.setdefault(i, set()).add(pj)
-            partners.setdefault(j, set()).add(pi)
-            decl = tuple(
-                sorted(self._movement_name(int(movement[u])) for u in (i, j) if movement[u] >= 0)
-            )
-            units = tuple(sorted((name(i), name(j))))
-            if d < h:
-                ev = book.hold(
-                    (AlertType.PROXIMITY, i, j),
-                    now,
-                    AlertType.PROXIMITY,
-                    units,
-                    {pi, pj},
-                    decl,
-                    distance_m=round(d, 1),
-                )
-            else:
-                ev = book.hold(
-                    (AlertType.PREDICTED_PROXIMITY, i, j),
-                    now,
-                    AlertType.PREDICTED_PROXIMITY,
-                    units,
-                    {pi, pj},
-                    decl,
-                    distance_m=round(d, 1),
-                    cpa_time_s=round(now + dt, 1),
-                    cpa_distance_m=round(dc, 1),
-                )
-            if ev is not None:
-                events.append(ev)
+        prox = pairs.distance_m < h
+        kind = prox.astype(np.int64)  # PairAlerts.KINDS: 0 predicted, 1 proximity
+        values = np.empty((pairs.i.size, 3))
+        values[:, 0] = np.round(pairs.distance_m, 1)
+        values[:, 1] = np.where(prox, np.nan, np.round(now + pairs.cpa_dt_s, 1))
+        values[:, 2] = np.where(prox, np.nan, np.round(pairs.cpa_distance_m, 1))
+        events += book.pairs.hold(
+            now, kind, pairs.i, pairs.j, movement[pairs.i], movement[pairs.j], values
+        )
+        # Parties a deviating unit is close to (the few units with a deviation only).
+        partners: dict[int, set[str]] = {}
+        dev = ~np.isnan(self._dev[:n])
+        if dev.any() and pairs.i.size:
+            near = dev[pairs.i] | dev[pairs.j]
+            for i, j in zip(pairs.i[near].tolist(), pairs.j[near].tolist(), strict=True):
+                partners.setdefault(i, set()).add(tracks.keys[j][0])
+                partners.setdefault(j, set()).add(tracks.keys[i][0])
         recent = tracks.t[:n] >= now - s.stale_timeout_s
         for u in np.flatnonzero(recent & ~np.isnan(self._dev[:n])).tolist():
             m = int(movement[u])
@@ -410,6 +393,16 @@ class Monitor:
             if ev is not None:
                 out.append(ev)
         return out
+
+    def _describe_pair(
+        self, kind: AlertType, i: int, j: int, mi: int, mj: int
+    ) -> tuple[tuple[str, ...], set[str], tuple[str, ...]]:
+        """Units, parties and declarations of a pair alert (movements as it opened)."""
+        assert self._tracks is not None
+        keys = self._tracks.keys
+        units = tuple(sorted((self._unit_name(i), self._unit_name(j))))
+        decl = tuple(sorted(self._movement_name(m) for m in (mi, mj) if m >= 0))
+        return units, {keys[i][0], keys[j][0]}, decl
 
     def _unit_name(self, u: int) -> str:
         assert self._tracks is not None
