@@ -799,6 +799,49 @@ def health(w: World) -> None:
         assert ok(p.get("/health")) == {"status": "ok"}
 
 
+def live_report(p: Party, unit: str = "u1") -> dict[str, Any]:
+    return {"unit": unit, "time": time.time() - 5, "lat": 30.0, "lon": 30.0}
+
+
+def post_positions(w: World) -> None:
+    for p in w.others():
+        forged = {**live_report(p), "party": "alpha"}
+        r = p.post("/v1/positions", json=[forged])
+        assert r.status_code == 422 and "party" in error(r)["message"]
+        assert ok(p.post("/v1/positions", json=[live_report(p)]))["accepted"] == 1
+    for p in w.others():  # alpha's units are alpha's only
+        assert all(p.name in a["parties"] for a in ok(p.get("/v1/alerts"))["alerts"])
+
+
+def owntracks(w: World) -> None:
+    msg = {"_type": "location", "lat": 30.0, "lon": 30.1, "tst": int(time.time()), "tid": "ot"}
+    for p in w.others():
+        assert ok(p.post("/v1/owntracks", json={**msg, "party": "alpha"})) == []
+
+
+def osmand(w: World) -> None:
+    q = {"id": "phone", "lat": "30.0", "lon": "30.2", "timestamp": str(int(time.time()))}
+    for p in w.others():
+        assert ok(p.get("/v1/osmand", params=q)) == {"accepted": 1}
+        assert ok(p.post("/v1/osmand", params=q)) == {"accepted": 1}
+        # alpha's revoked token in the query never reports for alpha, header or not.
+        r = p.get("/v1/osmand", params={**q, "token": w.ids["revoked"]})
+        assert r.status_code == 200  # the header's token (p's own) is the one used
+    r = w.anonymous.get("/v1/osmand", params={**q, "token": w.ids["revoked"]})
+    assert r.status_code == 401 and error(r)["code"] == "unauthorized"
+
+
+def list_alerts(w: World) -> None:
+    for p in w.others():
+        assert all(p.name in a["parties"] for a in ok(p.get("/v1/alerts"))["alerts"])
+
+
+def ack_alert(w: World) -> None:
+    for p in w.others():
+        real = p.post("/v1/alerts/a0/acknowledge")
+        assert refused_alike(real, p.post("/v1/alerts/nothing/acknowledge")) == 404
+
+
 # --- the table -------------------------------------------------------------------------
 
 
@@ -938,6 +981,20 @@ TABLE: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/incidents/{incident_id}/finding"): Endpoint(
         r("POST", "/v1/incidents/{incident}/finding", {"finding": "x", "outcome": "agreed"}),
         incident_finding,
+    ),
+    ("POST", "/v1/positions"): Endpoint(
+        r("POST", "/v1/positions", [{"unit": "u", "time": 1.7e9, "lat": 30.0, "lon": 30.0}]),
+        post_positions,
+    ),
+    ("POST", "/v1/owntracks"): Endpoint(
+        r("POST", "/v1/owntracks", {"_type": "location", "lat": 30, "lon": 30, "tst": 1.7e9}),
+        owntracks,
+    ),
+    ("GET", "/v1/osmand"): Endpoint(r("GET", "/v1/osmand?id=u&lat=30&lon=30"), osmand),
+    ("POST", "/v1/osmand"): Endpoint(r("POST", "/v1/osmand?id=u&lat=30&lon=30"), osmand),
+    ("GET", "/v1/alerts"): Endpoint(r("GET", "/v1/alerts"), list_alerts),
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): Endpoint(
+        r("POST", "/v1/alerts/a0/acknowledge"), ack_alert
     ),
 }
 ENDPOINTS = sorted(TABLE, key=lambda k: (k[1], k[0]))
