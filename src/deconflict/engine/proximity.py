@@ -24,6 +24,7 @@ from deconflict.geo.ellipsoid import FloatArray
 SPEED_EDGES_MPS = (0.5, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0)
 """Upper bounds of the speed classes (the last class is open-ended); performance only."""
 
+_SPAN = 3  # cells of reach / _SPAN, neighbourhood of (2 _SPAN + 1)^2: fewer candidates
 _CHUNK = 1 << 21  # candidate pairs evaluated at once
 _E = np.zeros(0, np.int64)
 
@@ -60,40 +61,45 @@ def neighbour_pairs(
     data: IntArray,
     cell_m: float,
     band_m: float,
+    span: int = 1,
 ) -> list[tuple[IntArray, IntArray]]:
-    """(q, d) row pairs, q from `query` and d from `data` (both row numbers of `p`), whose
-    x, y cells (size `cell_m`) and altitude bands (size `band_m`) differ by at most one.
-    `query` must be a subset of `data`: a pair of two query rows is emitted once (q < d).
+    """(q, d) row pairs, q from `query` and d from `data` (row numbers of `p`), whose x, y
+    cells (size `cell_m`) differ by at most `span` and altitude bands (size `band_m`) by
+    at most one. When
+    `query` is `data` (the same array) each unordered pair is emitted once (q < d).
     Returned in chunks of at most about `_CHUNK` pairs."""
-    if query.size == 0 or data.size < 2:
+    same = query is data
+    if query.size == 0 or data.size == 0 or (same and data.size < 2):
         return []
-    cx, cy, cb = _cells(p[data], alt[data], cell_m, band_m)
-    x0, y0, b0 = int(cx.min()) - 1, int(cy.min()) - 1, int(cb.min()) - 1
-    ny = int(cy.max()) - y0 + 2
-    nb = int(cb.max()) - b0 + 2
-    nx = int(cx.max()) - x0 + 2
-    if float(nx) * ny * nb >= 2.0**62:  # coarser keys stay correct, only looser
+    dx_, dy_, db_ = _cells(p[data], alt[data], cell_m, band_m)
+    qx, qy, qb = (dx_, dy_, db_) if same else _cells(p[query], alt[query], cell_m, band_m)
+    x0 = min(int(dx_.min()), int(qx.min())) - span
+    y0 = min(int(dy_.min()), int(qy.min())) - span
+    b0 = min(int(db_.min()), int(qb.min())) - 1
+    nx = max(int(dx_.max()), int(qx.max())) - x0 + 1 + span
+    ny = max(int(dy_.max()), int(qy.max())) - y0 + 1 + span
+    nb = max(int(db_.max()), int(qb.max())) - b0 + 2
+    if float(nx) * ny * nb >= 2.0**62:
         raise OverflowError("grid too fine for 64-bit keys")
-    # Key order (band, x, y): the three y cells of one (band, x) are one key range.
-    keys = ((cb - b0) * nx + (cx - x0)) * ny + (cy - y0)
+    # Key order (band, x, y): the y cells of one (band, x) are one key range.
+    keys = ((db_ - b0) * nx + (dx_ - x0)) * ny + (dy_ - y0)
     order = np.argsort(keys, kind="stable")
     skeys = keys[order]
     sdata = data[order]
-    is_query = np.zeros(p.shape[0], np.bool_)
-    is_query[query] = True
-    where = np.full(p.shape[0], -1, np.int64)
-    where[data] = np.arange(data.size)
-    qk = keys[where[query]]
+    qk = keys if same else ((qb - b0) * nx + (qx - x0)) * ny + (qy - y0)
+    # Ranges per occupied query cell, then per query unit.
+    cells, inverse = np.unique(qk, return_inverse=True)
     lo_parts, hi_parts = [], []
     for db in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            base = qk + (db * nx + dx) * ny
-            lo_parts.append(np.searchsorted(skeys, base - 1, "left"))
-            hi_parts.append(np.searchsorted(skeys, base + 1, "right"))
-    lo = np.stack(lo_parts, axis=1).ravel()
-    hi = np.stack(hi_parts, axis=1).ravel()
-    qrow = np.repeat(query, 9)
-    counts = hi - lo
+        for dx in range(-span, span + 1):
+            base = cells + (db * nx + dx) * ny
+            lo_parts.append(np.searchsorted(skeys, base - span, "left"))
+            hi_parts.append(np.searchsorted(skeys, base + span, "right"))
+    lo_c = np.stack(lo_parts, axis=1)
+    hi_c = np.stack(hi_parts, axis=1)
+    lo = lo_c[inverse].ravel()
+    counts = (hi_c - lo_c)[inverse].ravel()
+    qrow = np.repeat(query, len(lo_parts))
     nz = counts > 0
     lo, counts, qrow = lo[nz], counts[nz], qrow[nz]
     out: list[tuple[IntArray, IntArray]] = []
@@ -109,8 +115,10 @@ def neighbour_pairs(
         pos = np.repeat(lo[start:stop] - first, c) + np.arange(total)
         q = np.repeat(qrow[start:stop], c)
         d = sdata[pos]
-        keep = ~is_query[d] | (q < d)
-        out.append((q[keep], d[keep]))
+        if same:
+            keep = q < d
+            q, d = q[keep], d[keep]
+        out.append((q, d))
         start = stop
     return out
 
@@ -141,40 +149,44 @@ def find_pairs(
     dt_parts: list[FloatArray] = []
     dc_parts: list[FloatArray] = []
     d_parts: list[FloatArray] = []
-    seen = np.zeros(n, np.bool_)
-    fastest = 0.0
     # Bands coarse enough for 64-bit keys: altitudes are within (-1 km, 100 km).
     band_m = max(v_m, 1e-3 * (float(alt.max()) - float(alt.min())) + 1e-9)
-    for b in np.unique(bucket).tolist():
-        query = rows[bucket == b]
-        seen[query] = True
-        fastest = max(fastest, float(speed[query].max()))
-        cell = max(cell_m, h_m + 2.0 * fastest * look_ahead_s) * (1.0 + 1e-9) + 1e-6
-        extent = float(np.ptp(p[seen, :2])) if seen.sum() > 1 else 0.0
-        cell = max(cell, extent / 2.0**20)
-        for qa, qb in neighbour_pairs(p, alt, query, rows[seen], cell, band_m):
-            keep = (party[qa] != party[qb]) & (np.abs(alt[qa] - alt[qb]) < v_m)
-            qa, qb = qa[keep], qb[keep]
-            d0 = p[qa] - p[qb]
-            dv = v[qa] - v[qb]
-            vv = np.einsum("ij,ij->i", dv, dv)
-            dd = np.einsum("ij,ij->i", d0, d0)
-            # Relative-motion bound before the closest approach: |d0| < H + |dv| T.
-            reach = h_m + np.sqrt(vv) * look_ahead_s
-            keep = dd < reach * reach
-            qa, qb, d0, dv, vv = qa[keep], qb[keep], d0[keep], dv[keep], vv[keep]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                tc = np.where(
-                    vv > 1e-12, -np.einsum("ij,ij->i", d0, dv) / np.where(vv > 0, vv, 1.0), 0.0
-                )
-            tc = np.clip(tc, 0.0, look_ahead_s)
-            dmin = np.linalg.norm(d0 + tc[:, None] * dv, axis=1)
-            near: BoolArray = dmin < h_m
-            a_parts.append(qa[near])
-            b_parts.append(qb[near])
-            dt_parts.append(tc[near])
-            dc_parts.append(dmin[near])
-            d_parts.append(np.linalg.norm(d0[near], axis=1))
+    extent = float(np.ptp(p[:, :2])) / 2.0**20
+    xys = np.column_stack([p[:, :2], speed])  # one row gather per candidate side
+    classes = [rows[bucket == b] for b in np.unique(bucket).tolist()]
+    top = [float(speed[c].max()) for c in classes]
+    for kb, query in enumerate(classes):
+        for ka in range(kb + 1):
+            data = query if ka == kb else classes[ka]
+            # Within H over the look-ahead => now within H + (|v_a| + |v_b|) T.
+            reach = h_m + (top[ka] + top[kb]) * look_ahead_s
+            cell = max(cell_m, reach * (1.0 + 1e-9) / _SPAN + 1e-6, extent)
+            for qa, qb in neighbour_pairs(p, alt, query, data, cell, band_m, _SPAN):
+                ea, eb = xys[qa], xys[qb]
+                dx = ea[:, 0] - eb[:, 0]
+                dy = ea[:, 1] - eb[:, 1]
+                r = h_m + (ea[:, 2] + eb[:, 2]) * look_ahead_s
+                keep = dx * dx + dy * dy < r * r
+                qa, qb = qa[keep], qb[keep]
+                keep = (party[qa] != party[qb]) & (np.abs(alt[qa] - alt[qb]) < v_m)
+                qa, qb = qa[keep], qb[keep]
+                d0 = p[qa] - p[qb]
+                dv = v[qa] - v[qb]
+                vv = np.einsum("ij,ij->i", dv, dv)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    tc = np.where(
+                        vv > 1e-12,
+                        -np.einsum("ij,ij->i", d0, dv) / np.where(vv > 0, vv, 1.0),
+                        0.0,
+                    )
+                tc = np.clip(tc, 0.0, look_ahead_s)
+                dmin = np.linalg.norm(d0 + tc[:, None] * dv, axis=1)
+                near: BoolArray = dmin < h_m
+                a_parts.append(qa[near])
+                b_parts.append(qb[near])
+                dt_parts.append(tc[near])
+                dc_parts.append(dmin[near])
+                d_parts.append(np.linalg.norm(d0[near], axis=1))
     if not a_parts:
         return PairResult(_E, _E, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
     a = np.concatenate(a_parts)
