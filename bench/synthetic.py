@@ -20,9 +20,11 @@ def movements(
     segments: int = 20,
     parties: int = 4,
     prefix: str = "m",
+    t0: float = T0,
 ) -> list[Movement]:
     """`n` ground movements of `segments` legs (3-12 km each at 20-60 km/h, heading
-    wandering like a road) starting uniformly over a square theatre and time window."""
+    wandering like a road) starting uniformly over a square theatre and a time window of
+    `days` from `t0` (epoch seconds)."""
     rng = np.random.default_rng(seed)
     k = segments + 1
     x = np.empty((n, k))
@@ -38,7 +40,7 @@ def movements(
     speed = rng.uniform(20, 60, n)
     t = np.zeros((n, k))
     t[:, 1:] = np.cumsum(legs_km / speed[:, None] * 3600.0, axis=1)
-    t += (T0 + rng.uniform(0, days * DAY_S, n))[:, None]
+    t += (t0 + rng.uniform(0, days * DAY_S, n))[:, None]
     lat = CENTRE[1] + y / 111.2
     lon = CENTRE[0] + x / (111.2 * np.cos(np.radians(CENTRE[1])))
     lon_l = lon.tolist()

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from deconflict.model.conflicts import Conflict
 from deconflict.model.parties import Party, PartyKind
@@ -114,6 +114,66 @@ def _rows(cls: Any, result: Iterable[Any]) -> list[Any]:
     return [cls(**row._mapping) for row in result]
 
 
+# Statements of the hot paths (authentication, submission, reads), built once with bound
+# parameters: building a statement and its cache key costs more than SQLite takes to run it
+# (bench/service.py; docs/benchmarks.md, "Service").
+_p, _k, _d, _c = t.parties.c, t.keys.c, t.declarations.c, t.conflicts.c
+_PARTY = select(t.parties).where(_p.name == bindparam("name"))
+_PARTIES = select(t.parties).order_by(_p.name)
+_OBSERVERS = select(_p.observers).where(_p.name == bindparam("name"))
+_TOKEN = select(t.tokens).where(t.tokens.c.token_id == bindparam("token_id"))
+_KEY = select(t.keys).where(_k.key_id == bindparam("key_id"))
+_KEYS_OF = (
+    select(_k.key_id, _k.public_key)
+    .where(_k.party == bindparam("party"), _k.revoked_s.is_(None))
+    .order_by(_k.created_s)
+)
+_INSERT_DECLARATION = insert(t.declarations)
+_CURRENT = select(t.declarations).where(
+    _d.party == bindparam("party"), _d.id == bindparam("id"), _d.current.is_(True)
+)
+_EXISTS = (
+    select(_d.version).where(_d.party == bindparam("party"), _d.id == bindparam("id")).limit(1)
+)
+_VERSION = select(t.declarations).where(
+    _d.party == bindparam("party"), _d.id == bindparam("id"), _d.version == bindparam("v")
+)
+_VERSIONS = (
+    select(t.declarations)
+    .where(_d.party == bindparam("party"), _d.id == bindparam("id"))
+    .order_by(_d.version)
+)
+_INSERT_CONFLICTS = insert(t.conflicts)
+_CONFLICTS_OF = (
+    select(t.conflicts)
+    .where(
+        or_(
+            and_(_c.a_party == bindparam("party"), _c.a_id == bindparam("id")),
+            and_(_c.b_party == bindparam("party"), _c.b_id == bindparam("id")),
+        )
+    )
+    .order_by(_c.start_s, _c.a_party, _c.a_id, _c.b_party, _c.b_id)
+)
+_INSERT_NOTIFICATIONS = insert(t.notifications)
+_NOTIFICATION = select(t.notifications).where(
+    t.notifications.c.party == bindparam("party"),
+    t.notifications.c.id == bindparam("id"),
+    t.notifications.c.version == bindparam("v"),
+    t.notifications.c.notified == bindparam("notified"),
+)
+_INSERT_EVENT = insert(t.events)
+_WEBHOOKS_OF = (
+    select(t.webhooks)
+    .where(t.webhooks.c.party == bindparam("party"), t.webhooks.c.deleted_s.is_(None))
+    .order_by(t.webhooks.c.created_s)
+)
+_ABSENT = object()
+
+_IDEMPOTENT = select(
+    t.idempotency.c.request_sha256, t.idempotency.c.status, t.idempotency.c.body
+).where(t.idempotency.c.party == bindparam("party"), t.idempotency.c.key == bindparam("key"))
+
+
 class Repository:
     """Queries over one connection. Writes only make sense inside `Database.write()`."""
 
@@ -121,6 +181,16 @@ class Repository:
         self.conn = conn
         self._head = head
         self._log: LogWriter | None = None
+        self._memo: dict[tuple[str, str], Any] = {}
+        """Parties, observers and webhooks as read in this transaction: one submission asks
+        for them several times. Emptied by every change to them made through here (the only
+        place that changes them)."""
+
+    def _memoized(self, kind: str, key: str, read: Any) -> Any:
+        found = self._memo.get((kind, key), _ABSENT)
+        if found is _ABSENT:
+            found = self._memo[(kind, key)] = read()
+        return found
 
     @property
     def log(self) -> LogWriter:
@@ -136,6 +206,7 @@ class Repository:
     # parties -------------------------------------------------------------------------
 
     def add_party(self, party: Party, now_s: float) -> None:
+        self._memo.clear()
         self.conn.execute(
             insert(t.parties).values(
                 name=party.name, kind=str(party.kind), created_s=now_s, observers="[]"
@@ -143,16 +214,23 @@ class Repository:
         )
 
     def party(self, name: str) -> Party | None:
-        row = self.conn.execute(select(t.parties).where(t.parties.c.name == name)).first()
-        return None if row is None else self._party(row._mapping)
+        def read() -> Party | None:
+            row = self.conn.execute(_PARTY, {"name": name}).first()
+            return None if row is None else self._party(row._mapping)
+
+        found: Party | None = self._memoized("party", name, read)
+        return found
 
     def _party(self, m: Any) -> Party:
         keys = tuple(self.keys_of(m["name"]).values())
         return Party(m["name"], PartyKind(m["kind"]), keys)
 
     def parties(self) -> list[Party]:
-        rows = self.conn.execute(select(t.parties).order_by(t.parties.c.name)).all()
-        return [Party(r.name, PartyKind(r.kind)) for r in rows]
+        def read() -> list[Party]:
+            rows = self.conn.execute(_PARTIES).all()
+            return [Party(r.name, PartyKind(r.kind)) for r in rows]
+
+        return list(self._memoized("parties", "", read))
 
     def party_created(self, name: str) -> float | None:
         return self.conn.execute(
@@ -160,10 +238,11 @@ class Repository:
         ).scalar()
 
     def observers(self, name: str) -> list[str]:
-        text = self.conn.execute(
-            select(t.parties.c.observers).where(t.parties.c.name == name)
-        ).scalar()
-        return list(json.loads(text)) if text else []
+        def read() -> list[str]:
+            text = self.conn.execute(_OBSERVERS, {"name": name}).scalar()
+            return list(json.loads(text)) if text else []
+
+        return list(self._memoized("observers", name, read))
 
     def owners_observed_by(self, observer: str) -> list[str]:
         # Few parties: filter in Python rather than rely on JSON operators of one dialect.
@@ -171,6 +250,7 @@ class Repository:
         return [r.name for r in rows if observer in json.loads(r.observers)]
 
     def set_observers(self, name: str, observers: Sequence[str]) -> None:
+        self._memo.clear()
         self.conn.execute(
             update(t.parties)
             .where(t.parties.c.name == name)
@@ -183,7 +263,7 @@ class Repository:
         self.conn.execute(insert(t.tokens).values(**_asdict(token)))
 
     def token(self, token_id: str) -> TokenRow | None:
-        row = self.conn.execute(select(t.tokens).where(t.tokens.c.token_id == token_id)).first()
+        row = self.conn.execute(_TOKEN, {"token_id": token_id}).first()
         return None if row is None else TokenRow(**row._mapping)
 
     def tokens_of(self, party: str) -> list[TokenRow]:
@@ -206,23 +286,21 @@ class Repository:
         return self.conn.execute(update(t.tokens).where(*cond).values(revoked_s=now_s)).rowcount
 
     def add_key(self, key_id: str, party: str, raw: bytes, now_s: float) -> None:
+        self._memo.clear()  # a party's keys are part of `party()`
         self.conn.execute(
             insert(t.keys).values(key_id=key_id, party=party, public_key=raw, created_s=now_s)
         )
 
     def key(self, key_id: str) -> tuple[str, bytes, float | None] | None:
-        row = self.conn.execute(select(t.keys).where(t.keys.c.key_id == key_id)).first()
+        row = self.conn.execute(_KEY, {"key_id": key_id}).first()
         return None if row is None else (row.party, row.public_key, row.revoked_s)
 
     def keys_of(self, party: str) -> dict[str, bytes]:
-        rows = self.conn.execute(
-            select(t.keys.c.key_id, t.keys.c.public_key)
-            .where(t.keys.c.party == party, t.keys.c.revoked_s.is_(None))
-            .order_by(t.keys.c.created_s)
-        ).all()
+        rows = self.conn.execute(_KEYS_OF, {"party": party}).all()
         return {r.key_id: r.public_key for r in rows}
 
     def revoke_key(self, key_id: str, now_s: float) -> int:
+        self._memo.clear()
         return self.conn.execute(
             update(t.keys)
             .where(t.keys.c.key_id == key_id, t.keys.c.revoked_s.is_(None))
@@ -232,7 +310,7 @@ class Repository:
     # declarations --------------------------------------------------------------------
 
     def insert_declaration(self, row: DeclarationRow) -> None:
-        self.conn.execute(insert(t.declarations).values(**_asdict(row)))
+        self.conn.execute(_INSERT_DECLARATION, _asdict(row))
 
     def insert_declarations(self, rows: Sequence[DeclarationRow]) -> None:
         """Many rows in one statement (bulk loads: benchmarks, imports)."""
@@ -287,39 +365,19 @@ class Repository:
         return bool(found)
 
     def current(self, party: str, decl_id: str) -> DeclarationRow | None:
-        row = self.conn.execute(
-            select(t.declarations).where(
-                t.declarations.c.party == party,
-                t.declarations.c.id == decl_id,
-                t.declarations.c.current.is_(True),
-            )
-        ).first()
+        row = self.conn.execute(_CURRENT, {"party": party, "id": decl_id}).first()
         return None if row is None else DeclarationRow(**row._mapping)
 
     def exists(self, party: str, decl_id: str) -> bool:
-        found = self.conn.execute(
-            select(t.declarations.c.version)
-            .where(t.declarations.c.party == party, t.declarations.c.id == decl_id)
-            .limit(1)
-        ).first()
+        found = self.conn.execute(_EXISTS, {"party": party, "id": decl_id}).first()
         return found is not None
 
     def version(self, party: str, decl_id: str, version: int) -> DeclarationRow | None:
-        row = self.conn.execute(
-            select(t.declarations).where(
-                t.declarations.c.party == party,
-                t.declarations.c.id == decl_id,
-                t.declarations.c.version == version,
-            )
-        ).first()
+        row = self.conn.execute(_VERSION, {"party": party, "id": decl_id, "v": version}).first()
         return None if row is None else DeclarationRow(**row._mapping)
 
     def versions(self, party: str, decl_id: str) -> list[DeclarationRow]:
-        result = self.conn.execute(
-            select(t.declarations)
-            .where(t.declarations.c.party == party, t.declarations.c.id == decl_id)
-            .order_by(t.declarations.c.version)
-        )
+        result = self.conn.execute(_VERSIONS, {"party": party, "id": decl_id})
         return _rows(DeclarationRow, result)
 
     def live(self) -> Iterator[DeclarationRow]:
@@ -382,7 +440,7 @@ class Repository:
         if not found:
             return
         self.conn.execute(
-            insert(t.conflicts),
+            _INSERT_CONFLICTS,
             [
                 {
                     "a_party": c.party_a,
@@ -400,17 +458,7 @@ class Repository:
         )
 
     def conflicts_of(self, party: str, decl_id: str) -> list[Conflict]:
-        c = t.conflicts.c
-        rows = self.conn.execute(
-            select(t.conflicts)
-            .where(
-                or_(
-                    and_(c.a_party == party, c.a_id == decl_id),
-                    and_(c.b_party == party, c.b_id == decl_id),
-                )
-            )
-            .order_by(c.start_s, c.a_party, c.a_id, c.b_party, c.b_id)
-        ).all()
+        rows = self.conn.execute(_CONFLICTS_OF, {"party": party, "id": decl_id}).all()
         return [
             Conflict(
                 r.a_id,
@@ -451,7 +499,7 @@ class Repository:
 
     def insert_notifications(self, rows: Sequence[NotificationRow]) -> None:
         if rows:
-            self.conn.execute(insert(t.notifications), [_asdict(r) for r in rows])
+            self.conn.execute(_INSERT_NOTIFICATIONS, [_asdict(r) for r in rows])
 
     def close_notification(
         self, party: str, decl_id: str, version: int, notified: str | None = None
@@ -465,11 +513,8 @@ class Repository:
     def notification(
         self, party: str, decl_id: str, version: int, notified: str
     ) -> NotificationRow | None:
-        n = t.notifications.c
         row = self.conn.execute(
-            select(t.notifications).where(
-                n.party == party, n.id == decl_id, n.version == version, n.notified == notified
-            )
+            _NOTIFICATION, {"party": party, "id": decl_id, "v": version, "notified": notified}
         ).first()
         return None if row is None else NotificationRow(**row._mapping)
 
@@ -484,7 +529,7 @@ class Repository:
 
     def insert_event(self, recipient: str, kind: str, at_s: float, payload: str) -> int:
         result = self.conn.execute(
-            insert(t.events).values(recipient=recipient, type=kind, at_s=at_s, payload=payload)
+            _INSERT_EVENT, {"recipient": recipient, "type": kind, "at_s": at_s, "payload": payload}
         )
         seq = result.inserted_primary_key
         assert seq is not None
@@ -514,6 +559,7 @@ class Repository:
         return None if row is None else EventRow(**row._mapping)
 
     def add_webhook(self, row: WebhookRow) -> None:
+        self._memo.clear()
         self.conn.execute(insert(t.webhooks).values(**_asdict(row)))
 
     def webhook(self, hook_id: str) -> WebhookRow | None:
@@ -521,13 +567,13 @@ class Repository:
         return None if row is None else WebhookRow(**row._mapping)
 
     def webhooks_of(self, party: str) -> list[WebhookRow]:
-        w = t.webhooks.c
-        result = self.conn.execute(
-            select(t.webhooks).where(w.party == party, w.deleted_s.is_(None)).order_by(w.created_s)
-        )
-        return _rows(WebhookRow, result)
+        def read() -> list[WebhookRow]:
+            return _rows(WebhookRow, self.conn.execute(_WEBHOOKS_OF, {"party": party}))
+
+        return list(self._memoized("webhooks", party, read))
 
     def delete_webhook(self, hook_id: str, now_s: float) -> None:
+        self._memo.clear()
         self.conn.execute(
             update(t.webhooks).where(t.webhooks.c.hook_id == hook_id).values(deleted_s=now_s)
         )
@@ -630,10 +676,7 @@ class Repository:
     # idempotency ---------------------------------------------------------------------
 
     def idempotent(self, party: str, key: str) -> tuple[str, int, str] | None:
-        i = t.idempotency.c
-        row = self.conn.execute(
-            select(i.request_sha256, i.status, i.body).where(i.party == party, i.key == key)
-        ).first()
+        row = self.conn.execute(_IDEMPOTENT, {"party": party, "key": key}).first()
         return None if row is None else (row[0], row[1], row[2])
 
     def remember(
@@ -649,7 +692,6 @@ class Repository:
                 created_s=now_s,
             )
         )
-
 
     # incidents -------------------------------------------------------------------------
 
@@ -724,9 +766,7 @@ class Repository:
         cols = [a.n, a.name, a.media_type, a.size, a.sha256]
         if with_content:
             cols.append(a.content)
-        result = self.conn.execute(
-            select(*cols).where(a.incident_id == incident_id).order_by(a.n)
-        )
+        result = self.conn.execute(select(*cols).where(a.incident_id == incident_id).order_by(a.n))
         return [dict(r._mapping) for r in result]
 
 
