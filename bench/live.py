@@ -1,7 +1,10 @@
 """Benchmark of the tactical monitor alone (issue: live tracks, "Speed").
 
-n units (1k, 10k, 100k) in a theatre at constant density (100k in 400 x 400 km; 90 %
-ground at 0-30 m/s, 10 % air at 50-250 m/s with altitude; 5 parties) report once a second.
+n units (1k, 10k, 100k) in a theatre at constant density (100k in 400 x 400 km, 5 parties,
+random straight courses) report once a second. `--mix dense` (default, the harder case):
+90 % ground at 0-30 m/s, 10 % air at 50-250 m/s and 100-3000 m. `--mix theatre`: 40 %
+ground still or on foot (0-2 m/s), 57 % vehicles (2-30 m/s), 2 % helicopters and drones
+(20-80 m/s, 50-1500 m), 1 % fixed wing (100-250 m/s, 500-3000 m).
 Each tick is one `Monitor.ingest` of n PositionReport objects (conversion, rules, grid,
 CPA, alert book). Prints reports/s, per-tick median, growth against 1k, the process RSS, and
 a baseline measured in the same run: all-pairs closest approach in numpy (O(n^2), chunked)
@@ -35,15 +38,23 @@ def rss_mb() -> float:
 class Traffic:
     """Units moving straight at constant speed; positions in a local east/north plane."""
 
-    def __init__(self, n: int, seed: int = 1) -> None:
+    def __init__(self, n: int, seed: int = 1, mix: str = "dense") -> None:
         rng = np.random.default_rng(seed)
         side = 400_000.0 * math.sqrt(n / 100_000)
         self.n = n
         self.x = rng.uniform(0, side, n)
         self.y = rng.uniform(0, side, n)
-        air = rng.random(n) < 0.1
-        self.alt = np.where(air, rng.uniform(100, 3000, n), np.nan)
-        self.speed = np.where(air, rng.uniform(50, 250, n), rng.uniform(0, 30, n))
+        if mix == "dense":
+            air = rng.random(n) < 0.1
+            self.alt = np.where(air, rng.uniform(100, 3000, n), np.nan)
+            self.speed = np.where(air, rng.uniform(50, 250, n), rng.uniform(0, 30, n))
+        else:
+            kind = rng.choice(4, n, p=[0.40, 0.57, 0.02, 0.01])
+            lo = np.array([0.0, 2.0, 20.0, 100.0])[kind]
+            hi = np.array([2.0, 30.0, 80.0, 250.0])[kind]
+            self.speed = rng.uniform(lo, hi)
+            alt = np.where(kind == 2, rng.uniform(50, 1500, n), rng.uniform(500, 3000, n))
+            self.alt = np.where(kind >= 2, alt, np.nan)
         self.course = rng.uniform(0, 360, n)
         self.party = [f"p{k}" for k in rng.integers(0, 5, n)]
         self.unit = [f"u{k}" for k in range(n)]
@@ -97,8 +108,8 @@ def all_pairs(traffic: Traffic, k: int) -> int:
     return found
 
 
-def bench(n: int, ticks: int, baseline: bool) -> dict[str, float]:
-    traffic = Traffic(n)
+def bench(n: int, ticks: int, baseline: bool, mix: str) -> dict[str, float]:
+    traffic = Traffic(n, mix=mix)
     batches = [traffic.tick(k) for k in range(ticks + 1)]
     gc.collect()
     before = rss_mb()
@@ -133,10 +144,11 @@ def bench(n: int, ticks: int, baseline: bool) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--mix", choices=("dense", "theatre"), default="dense")
     args = ap.parse_args()
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     ticks = 3 if args.quick else 5
-    rows = [bench(n, ticks, baseline=n <= 10_000) for n in sizes]
+    rows = [bench(n, ticks, baseline=n <= 10_000, mix=args.mix) for n in sizes]
     print(
         "| units | tick median ms | reports/s | growth vs 1k (units x) | RSS MB "
         "| monitor + reports MB | open alerts | all-pairs baseline ms | speed-up |"
