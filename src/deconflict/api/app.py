@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -42,6 +43,7 @@ def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.closing = asyncio.Event()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.settings.api_threads
         threads: list[Any] = [Scheduler(svc), Deliverer(svc), Ticker(svc)] if workers else []
         if workers and svc.log_signer is not None:
             threads.append(Checkpointer(svc, svc.log_signer, svc.settings.checkpoint_interval_s))

