@@ -280,6 +280,7 @@ def _log_version(
     sig: RequestSignature | None,
     request: tuple[str, str, JSONValue],
     now_s: float,
+    decl: Declaration,
 ) -> None:
     """The record of a new version: the version (its feature committed, not shown), and
     for every party notified of it, what that party is shown of it (committed too), so
@@ -312,7 +313,7 @@ def _log_version(
         if n.party in whole:
             continue
         try:
-            seen = visible(svc, repo, Principal(n.party, ""), row)
+            seen = visible(svc, repo, Principal(n.party, ""), row, decl)
         except NotFound:
             continue  # nothing of it is shown to that party: nothing disclosed
         record.append(
@@ -422,7 +423,7 @@ def submit(
             row = _new_row(d, c, sig, shared=False)
             repo.insert_declaration(row)
             repo.insert_conflicts(conflicts)
-            _log_version(svc, repo, row, c, conflicts, sig, ("POST", path, doc), now)
+            _log_version(svc, repo, row, c, conflicts, sig, ("POST", path, doc), now, d)
             _open_events(repo, c, conflicts, now)
             out.append(owner_view(svc, repo, repo.current(d.party, d.id)))  # type: ignore[arg-type]
         decls = found.declarations
@@ -505,7 +506,7 @@ def amend(
         new_row = _new_row(d, new, sig, shared=row.shared)
         repo.insert_declaration(new_row)
         repo.insert_conflicts(conflicts)
-        _log_version(svc, repo, new_row, new, conflicts, sig, ("PUT", path, doc), now)
+        _log_version(svc, repo, new_row, new, conflicts, sig, ("PUT", path, doc), now, d)
         _open_events(repo, new, conflicts, now)
         view = owner_view(svc, repo, repo.current(party, decl_id))  # type: ignore[arg-type]
         key = d.key
@@ -681,13 +682,18 @@ def share(svc: Service, who: Principal, party: str, decl_id: str, shared: bool) 
 
 
 def visible(
-    svc: Service, repo: Repository, who: Principal, row: DeclarationRow
+    svc: Service,
+    repo: Repository,
+    who: Principal,
+    row: DeclarationRow,
+    parsed: Declaration | None = None,
 ) -> VisibleDeclaration:
-    """What `who` may see of the version in `row` (NotFound when nothing)."""
+    """What `who` may see of the version in `row` (NotFound when nothing); `parsed` is
+    the row's declaration when the caller has it already (a version being written)."""
     viewer = repo.party(who.party)
     if viewer is None:
         raise NotFound(NOT_VISIBLE)
-    decl = svc.declaration(row)
+    decl = svc.declaration(row) if parsed is None else parsed
     conflicts = repo.conflicts_of(row.party, row.id) if row.current else []
     observers = frozenset(repo.observers(row.party))
     shared = frozenset({row.id}) if row.shared else frozenset()
