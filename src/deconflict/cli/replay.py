@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ from rich.table import Table
 
 from deconflict.cli.check import EXIT_CLEAR, EXIT_CONFLICTS, _load_all
 from deconflict.cli.failures import echo_error, reporting, silence_stdout
+from deconflict.export.alerts import alert_json
 from deconflict.export.times import format_time
 from deconflict.model import Policy
 from deconflict.model.positions import Alert
@@ -32,22 +33,6 @@ class ReplayFormat(StrEnum):
 
 def register(app: typer.Typer) -> None:
     app.command("replay")(replay)
-
-
-def alert_json(a: Alert) -> dict[str, Any]:
-    """One alert event as a line of SPEC section 5 (times in ISO 8601 UTC)."""
-    return {
-        "alert": a.alert,
-        "event": a.event.value,
-        "type": a.type.value,
-        "time": format_time(a.time_s),
-        "units": list(a.units),
-        "parties": list(a.parties),
-        "distance_m": a.distance_m,
-        "cpa_time": None if a.cpa_time_s is None else format_time(a.cpa_time_s),
-        "cpa_distance_m": a.cpa_distance_m,
-        "declarations": list(a.declarations),
-    }
 
 
 def replay(

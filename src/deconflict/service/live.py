@@ -30,6 +30,7 @@ from typing import Any
 
 from deconflict.engine.monitor import Monitor, MonitorSettings
 from deconflict.errors import InvalidPositions, InvalidRequest, NotFound, ReportProblem
+from deconflict.export.alerts import alert_json
 from deconflict.export.times import format_time
 from deconflict.ingest.fields import NonFinite, RuleBroken, describe
 from deconflict.ingest.positions.reports import check_count, from_json, report, time_value
@@ -52,22 +53,6 @@ REPORT_FIELDS = frozenset(
     {"unit", "time", "lat", "lon", "alt_m", "speed_mps", "course_deg", "movement", "party"}
 )
 _SOURCE = "the batch"
-
-
-def alert_json(a: Alert) -> dict[str, Any]:
-    """One alert event as SPEC section 5 writes it (times in ISO 8601 UTC)."""
-    return {
-        "alert": a.alert,
-        "event": a.event.value,
-        "type": a.type.value,
-        "time": format_time(a.time_s),
-        "units": list(a.units),
-        "parties": list(a.parties),
-        "distance_m": a.distance_m,
-        "cpa_time": None if a.cpa_time_s is None else format_time(a.cpa_time_s),
-        "cpa_distance_m": a.cpa_distance_m,
-        "declarations": list(a.declarations),
-    }
 
 
 def report_json(r: PositionReport) -> dict[str, JSONValue]:
