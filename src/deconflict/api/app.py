@@ -1,5 +1,6 @@
 """The FastAPI application: routes under /v1, OpenAPI at /openapi.json, one error shape,
-and the service's background workers (deadlines, webhooks) started and stopped with it."""
+and the service's background workers (deadlines, webhooks) and position sources (CoT, MQTT,
+when the settings turn them on) started and stopped with it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from deconflict.service import Service
 from deconflict.service.live import Ticker
 from deconflict.service.record import Checkpointer
 from deconflict.service.scheduler import Scheduler
+from deconflict.service.sources import Sources
 from deconflict.service.webhooks import Deliverer
 
 DESCRIPTION = """Deconfliction protocols as an API. Every call needs `Authorization: Bearer
@@ -49,10 +51,16 @@ def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
             threads.append(Checkpointer(svc, svc.log_signer, svc.settings.checkpoint_interval_s))
         for t in threads:
             t.start()
+        sources = Sources(svc) if workers else None
+        app.state.sources = sources
         try:
+            if sources is not None:
+                await sources.start()
             yield
         finally:
             app.state.closing.set()
+            if sources is not None:
+                await sources.stop()
             for t in threads:
                 t.stop()
 

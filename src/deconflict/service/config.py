@@ -20,7 +20,7 @@ from deconflict.service.core import Settings
 SECTIONS: dict[str, type] = {"policy": Policy, "notice": NoticePolicy, "limits": Limits}
 """TOML tables and the settings object each one fills; plain keys go to `Settings`."""
 
-MAY_BE_ZERO = frozenset({"max_webhooks", "message_ack_min_s"})
+MAY_BE_ZERO = frozenset({"max_webhooks", "message_ack_min_s", "cot_tcp_port", "cot_udp_port"})
 """Plain settings for which 0 makes sense (no webhooks at all; no least acknowledgement
 window); every other plain number must be above 0, and none may be negative."""
 
@@ -40,6 +40,8 @@ def _typed(cls: type, name: str, value: Any, where: str) -> Any:
         ):
             raise InvalidRequest(f"{where}: {name} must be a finite number, not {value!r:.40}.")
         return float(value)
+    elif hint is str and not isinstance(value, str):
+        raise InvalidRequest(f"{where}: {name} must be a string, not {value!r:.40}.")
     return value
 
 

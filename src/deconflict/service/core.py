@@ -67,8 +67,31 @@ class Settings:
     webhook_backoff_base_s: float = 5.0
     """Delay before the first retry of a failed webhook delivery, seconds; each later retry
     waits twice as long as the one before (±10 % jitter, at most an hour)."""
+    mqtt_url: str = ""
+    """MQTT broker to take OwnTracks positions from (`mqtt://host:port`); empty: off. See
+    docs/positions.md, "Over MQTT", for the topics and how a message proves its party."""
+    cot_host: str = "127.0.0.1"
+    """Address the CoT listeners bind to."""
+    cot_tcp_port: int = 0
+    """TCP port of the CoT stream listener (TAK clients; alerts go back out); 0: off."""
+    cot_udp_port: int = 0
+    """UDP port of the CoT datagram listener (one event per datagram); 0: off."""
+    cot_alert_type: str = "b-a-g"
+    """CoT type of an alert sent to TAK clients as it opens or updates (closing is
+    `b-a-o-can`). Not `b-a-o-tbl`, which ATAK raises as a 911 emergency."""
+    cot_timeout_s: float = 30.0
+    """A CoT TCP client must authenticate, and finish each event it starts, within this
+    long; a connection silent for 10 times as long is closed, seconds."""
+    cot_max_connections: int = 256
+    """CoT TCP connections open at once; more are closed at once."""
 
     def __post_init__(self) -> None:
+        for name in ("cot_tcp_port", "cot_udp_port"):
+            port = getattr(self, name)
+            if isinstance(port, int) and not isinstance(port, bool) and not 0 <= port <= 65535:
+                raise ValueError(f"{name} must be from 0 (off) to 65535, not {port!r}")
+        if self.mqtt_url and not self.mqtt_url.startswith("mqtt://"):
+            raise ValueError(f"mqtt_url must start with mqtt://, not {self.mqtt_url[:60]!r}")
         base = self.webhook_backoff_base_s
         if (
             isinstance(base, bool)
