@@ -237,3 +237,4 @@ def test_pytak_client_reports_over_tcp(world: World) -> None:
 
     asyncio.run(send())
     assert log_says(w, "CoT TCP connection authenticated as gamma")
+    assert log_says(w, "CoT TCP connection of gamma closed: 2 reports, 2 events")

@@ -139,6 +139,7 @@ class CotTcpListener:
         who, reports, rest = first
         stream = CotStream(party=who.party, limits=s.limits, source="cot tcp")
         sender = asyncio.create_task(self._send_alerts(who, writer))
+        taken = len(reports)
         try:
             await feed(self.svc, who, reports, self.tally, self.seen)
             data = rest
@@ -152,6 +153,7 @@ class CotTcpListener:
                         self.tally.refuse("closed_bad_stream", str(e)[:200])
                         return
                     self.tally.add("events_refused", stream.refused - refused)
+                    taken += len(reports)
                     await feed(self.svc, who, reports, self.tally, self.seen)
                     if stream.pending:
                         started = started or time.monotonic()
@@ -179,6 +181,15 @@ class CotTcpListener:
             sender.cancel()
             with contextlib.suppress(BaseException):
                 await sender
+            log.info(
+                "CoT TCP connection of %s closed: %d reports, %d events (%d refused, %d not "
+                "positions)",
+                who.party,
+                taken,
+                stream.events + 1,
+                stream.refused,
+                stream.skipped,
+            )
 
     async def _first_event(
         self, reader: asyncio.StreamReader
