@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from deconflict import __version__
-from deconflict.cli import check, log, party, replay, serve
+from deconflict.cli import check, incident, log, party, replay, serve
 
 app = typer.Typer(
     name="deconflict",
@@ -30,6 +30,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     party.register,
     log.register,
     replay.register,
+    incident.register,
 )
 
 
