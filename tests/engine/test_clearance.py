@@ -3,6 +3,8 @@ owner's actions, amendments, and a property test that no sequence of actions bre
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -325,3 +327,18 @@ def test_spec_4_no_sequence_of_actions_breaks_the_workflow(
             assert c.history[: len(before.history)] == before.history  # append-only
             if before.state in (S.COMPLETED, S.WITHDRAWN, S.EXPIRED):
                 assert c.history == before.history
+
+
+def test_answering_about_an_open_ended_site_does_not_fail_on_its_endless_validity() -> None:
+    """Regression: expire_due wrote the pending-until moment (inf for a site valid for
+    ever) as a date and raised OverflowError when a notified party answered."""
+    from shapely.geometry import Point
+
+    from deconflict.model import Site
+
+    clinic = Site("clinic", "aid", Point(36.05, 36.0).buffer(0.01))
+    c = clear_of(clinic, north("red", "r1"))  # type: ignore[arg-type]
+    assert c.state is S.NOTIFIED and math.isinf(c.pending_until_s)
+    c = respond(c, "red", "acknowledge", "", T0 - 70 * H)
+    c = expire_due(c, T0 + 100 * H)
+    assert c.state in (S.NOTIFIED, S.CLEARED)

@@ -63,6 +63,9 @@ class ReasonRequired(DeconflictError):
 
 
 def _iso(t_s: float) -> str:
+    """A moment for a reason text; open-ended times (±inf) say so."""
+    if not math.isfinite(t_s):
+        return "the end of time" if t_s > 0 else "the start of time"
     return datetime.fromtimestamp(t_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
