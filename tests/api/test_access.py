@@ -794,6 +794,26 @@ def incident_finding(w: World) -> None:
     assert doc["finding"] is None and doc["proposal"] is None
 
 
+def incident_evidence(w: World) -> None:
+    path = "/v1/incidents/{}/evidence"
+    sent = ok(w.alpha.post(path.format(w.ids["incident"])), 201)
+    for p in (w.delta, w.gamma, w.obs):
+        real = p.get(path.format(w.ids["incident"]))
+        assert refused_alike(real, p.get(path.format(MADE_UP_INCIDENT))) == 404
+    got = w.beta.get(path.format(w.ids["incident"]))
+    assert ok(got)["format"] == "deconflict-incident-report/1"
+    assert got.headers["Digest-SHA256"] == sent["sha256"]
+
+
+def attach_incident_evidence(w: World) -> None:
+    path = "/v1/incidents/{}/evidence"
+    for p in (w.delta, w.gamma, w.obs):
+        real = p.post(path.format(w.ids["incident"]))
+        assert refused_alike(real, p.post(path.format(MADE_UP_INCIDENT))) == 404
+    got = ok(w.beta.post(path.format(w.ids["incident"])), 201)
+    assert got["by"] == "beta" and got["incident"] == w.ids["incident"]
+
+
 def health(w: World) -> None:
     for p in w.others():
         assert ok(p.get("/health")) == {"status": "ok"}
@@ -981,6 +1001,12 @@ TABLE: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/incidents/{incident_id}/finding"): Endpoint(
         r("POST", "/v1/incidents/{incident}/finding", {"finding": "x", "outcome": "agreed"}),
         incident_finding,
+    ),
+    ("GET", "/v1/incidents/{incident_id}/evidence"): Endpoint(
+        r("GET", "/v1/incidents/{incident}/evidence"), incident_evidence
+    ),
+    ("POST", "/v1/incidents/{incident_id}/evidence"): Endpoint(
+        r("POST", "/v1/incidents/{incident}/evidence"), attach_incident_evidence
     ),
     ("POST", "/v1/positions"): Endpoint(
         r("POST", "/v1/positions", [{"unit": "u", "time": 1.7e9, "lat": 30.0, "lon": 30.0}]),

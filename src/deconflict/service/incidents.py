@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import math
 import re
 import secrets
@@ -30,6 +31,7 @@ from deconflict.ingest.fields import RuleBroken
 from deconflict.ingest.times import parse_time
 from deconflict.model.clearance import OPERATOR
 from deconflict.record.canonical import JSONValue
+from deconflict.service import reconstruct as rc
 from deconflict.service import record
 from deconflict.service.auth import Principal, signed_message, verify_request
 from deconflict.service.core import Service
@@ -555,3 +557,227 @@ def escalate_due(repo: Repository, now_s: float) -> int:
             emit(repo, p, "incident.rfi_escalated", now_s, payload)
         n += 1
     return n
+
+
+# -- the evidence bundle (docs/record.md, "Incidents", step 5) -------------------------
+
+EVIDENCE_WINDOW_S = 1800.0
+"""The evidence bundle covers the incident's `at` minus and plus this, seconds."""
+EVIDENCE_MIN_RADIUS_M = 1000.0
+"""The evidence bundle looks at least this far from the incident's place, metres (an
+incident filed with a radius of 0 still shows who was near)."""
+EVIDENCE_MAX_RADIUS_M = 5000.0
+"""...and at most this far, whatever radius the incident was filed with: the bundle opens
+the other party's plans and positions, so a party cannot widen it to 100 km by filing."""
+MAX_EVIDENCE = 10
+"""Evidence bundles one incident may hold (each a reconstruction of the whole record)."""
+_ANYONE = (record.SERVICE, OPERATOR)
+"""Who may act in a kept item besides the two parties: the service and the operator."""
+
+
+class EvidenceUnavailable(DeconflictError):
+    """The service has no log key, so it cannot sign the checkpoint evidence rests on."""
+
+    code = "evidence_unavailable"
+    http_status = 409
+    exit_code = 2
+
+
+def evidence_query(row: IncidentRow) -> rc.Query:
+    """What the evidence of an incident covers: its own time and place."""
+    return rc.Query(
+        at_s=row.at_s,
+        lon=row.lon,
+        lat=row.lat,
+        radius_m=min(max(row.radius_m, EVIDENCE_MIN_RADIUS_M), EVIDENCE_MAX_RADIUS_M),
+        window_s=EVIDENCE_WINDOW_S,
+    )
+
+
+def _owner(ref: object) -> str:
+    return str(ref).split("/", 1)[0]
+
+
+def _cited(item: Any) -> set[int]:
+    """Every log index an item of the report names (`index`, `entry`, `entries`), at any
+    depth."""
+    out: set[int] = set()
+    if isinstance(item, dict):
+        for k, v in item.items():
+            if k == "feature":
+                continue  # a party's own properties: it may name any key
+            if k in ("index", "entry") and isinstance(v, int) and not isinstance(v, bool):
+                out.add(v)
+            elif k == "entries" and isinstance(v, list):
+                out.update(i for i in v if isinstance(i, int) and not isinstance(i, bool))
+            else:
+                out |= _cited(v)
+    elif isinstance(item, list):
+        for v in item:
+            out |= _cited(v)
+    return out
+
+
+def only_parties(report: dict[str, Any], parties: tuple[str, str]) -> dict[str, Any]:
+    """The report with only what concerns the incident's two parties: their declarations
+    (without other parties' answers in the history), their tracks, the alerts, deviations
+    and closest approaches among them alone, their messages to each other; and under
+    `entries` only the entries those items cite. A third party's plan or position near the
+    place is not theirs to see (SPEC section 4); each kept proof still verifies on its own."""
+    allowed = set(parties)
+    acting = allowed | set(_ANYONE)
+    out = dict(report)
+    declarations = []
+    for d in report["declarations"]:
+        if d["party"] not in allowed:
+            continue
+        history = [
+            h
+            for h in d["history"]
+            if h["by"] in acting
+            and (h["type"] != "disclosure" or h.get("to") in allowed)
+            and all(
+                v in allowed
+                for k, v in (h.get("data") or {}).items()
+                if k in ("silent", "to", "responder")
+            )
+        ]
+        declarations.append({**d, "history": history})
+    out["declarations"] = declarations
+    out["tracks"] = [t for t in report["tracks"] if t["party"] in allowed]
+
+    def among(item: dict[str, Any]) -> bool:
+        named = set(item.get("parties") or ())
+        named |= {_owner(u) for u in item.get("units") or ()}
+        named |= {_owner(d) for d in item.get("declarations") or ()}
+        return named <= allowed
+
+    alerts = [a for a in report["alerts"] if a.get("event") != "acknowledged" and among(a)]
+    kept = {a["alert"] for a in alerts}
+    alerts += [
+        a
+        for a in report["alerts"]
+        if a.get("event") == "acknowledged" and a["alert"] in kept and a.get("by") in acting
+    ]
+    alerts.sort(key=lambda a: (rc.parse_time(str(a["time"])), a["index"]))
+    out["alerts"] = alerts
+    out["deviations"] = [d for d in report["deviations"] if among(d)]
+    out["closest_approaches"] = [c for c in report["closest_approaches"] if among(c)]
+    out["messages"] = [
+        {**m, "events": [e for e in m["events"] if e["by"] in acting]}
+        for m in report["messages"]
+        if m["from"] in allowed and m["to"] in allowed
+    ]
+    cited: set[int] = set()
+    for name in ("declarations", "tracks", "alerts", "deviations", "closest_approaches"):
+        cited |= _cited(out[name])
+    cited |= _cited(out["messages"])
+    out["entries"] = [e for e in report["entries"] if e["index"] in cited]
+    out["parties"] = sorted(allowed)
+    return out
+
+
+def _evidence_summary(row: IncidentRow, e: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "incident": row.incident_id,
+        "n": e["n"],
+        "by": e["by"],
+        "at": when(e["at_s"]),
+        "sha256": e["sha256"],
+        "checkpoint": {"id": e["checkpoint_id"], "tree_size": e["tree_size"]},
+        "cited_entries": e["cited"],
+        "entry": e["log_index"],
+    }
+
+
+def _may_add_evidence(repo: Repository, who: Principal, incident_id: str) -> IncidentRow:
+    row = _visible(repo, who, incident_id)
+    if row.found_s is not None:
+        raise IncidentClosed("This incident has its finding; no more evidence is attached.")
+    if len(repo.incident_evidence(row.incident_id)) >= MAX_EVIDENCE:
+        raise LimitExceeded(
+            f"This incident holds {MAX_EVIDENCE} evidence bundles already, the most it may."
+        )
+    return row
+
+
+def attach_evidence(svc: Service, who: Principal, incident_id: str) -> dict[str, Any]:
+    """Reconstruct the incident's own time and place from the record (see
+    `evidence_query`, limited to its two parties by `only_parties`) and keep the bundle
+    beside the incident: report.json, the signed checkpoint its proofs rest on and the
+    log's verifier key. A sealed `incident.evidence` entry binds the report's SHA-256.
+    The operator or either party may attach it, until the finding."""
+    with svc.read() as repo:
+        row = _may_add_evidence(repo, who, incident_id)
+    signer = svc.log_signer
+    if signer is None:
+        raise EvidenceUnavailable(
+            "This service has no log key to sign a checkpoint, so it cannot attach evidence."
+        )
+    query = evidence_query(row)
+    # Built outside the writer's lock: it reads the whole record and may sign a checkpoint
+    # (its own write). The incident's time and place never change, so nothing goes stale.
+    report = only_parties(rc.build_report(svc, query, signer), (row.filer, row.against))
+    content = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    digest = hashlib.sha256(content).hexdigest()
+    checkpoint = report["checkpoint"]
+    with svc.db.lock, svc.write() as repo:
+        row = _may_add_evidence(repo, who, incident_id)
+        now = svc.now()
+        index = record.append(
+            repo,
+            now,
+            "incident.evidence",
+            who.party,
+            {
+                **_parties(row),
+                "sha256": digest,
+                "checkpoint": checkpoint["id"],
+                "tree_size": checkpoint["tree_size"],
+                "cited": len(report["entries"]),
+            },
+            {"query": query.to_json()},
+        )
+        stored: dict[str, Any] = {
+            "incident_id": row.incident_id,
+            "by": who.party,
+            "at_s": now,
+            "report": content,
+            "sha256": digest,
+            "checkpoint_id": checkpoint["id"],
+            "tree_size": checkpoint["tree_size"],
+            "checkpoint": checkpoint["note"],
+            "log_key": str(signer.verifier),
+            "cited": len(report["entries"]),
+            "log_index": index,
+        }
+        stored["n"] = repo.add_incident_evidence(stored)
+        said = _evidence_summary(row, stored)
+        for p in (row.filer, row.against, OPERATOR):
+            emit(repo, p, "incident.evidence", now, said)
+    return said
+
+
+def evidence(
+    svc: Service, who: Principal, incident_id: str, n: int | None = None
+) -> dict[str, Any]:
+    """An evidence bundle of the incident (the latest unless `n`), for its two parties and
+    the operator: the summary plus `report` (report.json's exact bytes, which hash to
+    `sha256`), `checkpoint` (the signed note) and `log_key` (the verifier key)."""
+    with svc.read() as repo:
+        row = _visible(repo, who, incident_id)
+        kept = repo.incident_evidence(row.incident_id, with_report=True)
+    chosen = [e for e in kept if n is None or e["n"] == n]
+    if not chosen:
+        which = "no evidence attached" if n is None else f"no evidence bundle {n}"
+        raise NotFound(
+            f"Incident {row.incident_id} has {which}; POST /v1/incidents/"
+            f"{row.incident_id}/evidence attaches it."
+        )
+    e = chosen[-1]
+    return {
+        **_evidence_summary(row, e),
+        "report": e["report"],
+        "checkpoint_note": e["checkpoint"],
+        "log_key": e["log_key"],
+    }

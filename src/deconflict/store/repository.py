@@ -769,6 +769,28 @@ class Repository:
         result = self.conn.execute(select(*cols).where(a.incident_id == incident_id).order_by(a.n))
         return [dict(r._mapping) for r in result]
 
+    def add_incident_evidence(self, row: dict[str, Any]) -> int:
+        """Keep one evidence bundle of an incident; returns its number (0, 1, ...)."""
+        e = t.incident_evidence.c
+        last = self.conn.execute(
+            select(func.max(e.n)).where(e.incident_id == row["incident_id"])
+        ).scalar()
+        n = 0 if last is None else int(last) + 1
+        self.conn.execute(insert(t.incident_evidence).values(**row, n=n))
+        return n
+
+    def incident_evidence(
+        self, incident_id: str, with_report: bool = False
+    ) -> list[dict[str, Any]]:
+        """Each evidence bundle of an incident in order: n, by, at_s, sha256, checkpoint_id,
+        tree_size, cited, log_index (and report, checkpoint, log_key when asked)."""
+        e = t.incident_evidence.c
+        cols = [e.n, e.by, e.at_s, e.sha256, e.checkpoint_id, e.tree_size, e.cited, e.log_index]
+        if with_report:
+            cols += [e.report, e.checkpoint, e.log_key]
+        result = self.conn.execute(select(*cols).where(e.incident_id == incident_id).order_by(e.n))
+        return [dict(r._mapping) for r in result]
+
 
 def _asdict(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name) for name in row.__slots__}

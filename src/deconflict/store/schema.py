@@ -286,3 +286,20 @@ incident_attachments = Table(
     Column("sha256", String(64), nullable=False),
     Column("content", LargeBinary, nullable=False),
 )
+
+incident_evidence = Table(
+    "incident_evidence",
+    metadata,
+    Column("incident_id", String(32), primary_key=True),
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("by", String(32), nullable=False),  # who attached it
+    Column("at_s", Float, nullable=False),
+    Column("report", LargeBinary, nullable=False),  # report.json, the exact bytes
+    Column("sha256", String(64), nullable=False),  # of `report`
+    Column("checkpoint_id", Integer, nullable=False),
+    Column("tree_size", LOG_INDEX, nullable=False),
+    Column("checkpoint", Text, nullable=False),  # checkpoint.txt: the signed note
+    Column("log_key", Text, nullable=False),  # log-key.pub: the log's verifier key
+    Column("cited", Integer, nullable=False),  # entries the report cites
+    Column("log_index", LOG_INDEX, nullable=False),  # the incident.evidence entry
+)

@@ -114,3 +114,38 @@ async def finding(
         inc.record_finding, svc, who, incident_id, doc, signature=signature
     )
     return out
+
+
+@router.post(
+    "/incidents/{incident_id}/evidence",
+    status_code=201,
+    summary="Attach the evidence bundle: the record reconstructed at the incident's time and "
+    "place (its parties, the operator; until the finding)",
+)
+async def attach_evidence(incident_id: IncidentId, svc: Svc, who: Who) -> dict[str, Any]:
+    out: dict[str, Any] = await call(inc.attach_evidence, svc, who, incident_id)
+    return out
+
+
+@router.get(
+    "/incidents/{incident_id}/evidence",
+    summary="The evidence bundle's report.json, as attached (its parties, the operator)",
+    response_class=Response,
+)
+async def evidence(
+    incident_id: IncidentId,
+    svc: Svc,
+    who: Who,
+    n: Annotated[int | None, Query(ge=0, le=inc.MAX_EVIDENCE)] = None,
+) -> Response:
+    e = await call(inc.evidence, svc, who, incident_id, n)
+    return Response(
+        e["report"],
+        media_type="application/json",
+        headers={
+            "Digest-SHA256": e["sha256"],
+            "X-Evidence": str(e["n"]),
+            "X-Checkpoint": str(e["checkpoint"]["id"]),
+            "X-Log-Entry": str(e["entry"]),
+        },
+    )
