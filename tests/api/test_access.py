@@ -862,6 +862,35 @@ def ack_alert(w: World) -> None:
         assert refused_alike(real, p.post("/v1/alerts/nothing/acknowledge")) == 404
 
 
+M01 = midpoint(ROUTE[0], ROUTE[1])
+"""On alpha-route's first leg, passed at T0 + 0.5 legs: far from what beta and delta see."""
+
+
+def check_draft(w: World) -> None:
+    """A draft is checked only against what its party already sees: crossing alpha-route
+    where nobody else sees it gives no conflict (no probing others' plans with drafts);
+    crossing the portion beta sees gives beta that conflict. Nothing is written."""
+    size = ok(w.alpha.get("/v1/log/entries"))["size"]
+    for p in w.others():
+        draft = northbound(p.name, f"{p.name}-draft", M01, T0 + 0.5 * LEG_S)
+        doc = ok(p.post("/v1/declarations/check", json=draft))
+        assert doc["complete"] is False and "only on submission" in doc["note"], doc
+        assert [d["conflicts"] for d in doc["declarations"]] == [[]], (p.name, doc)
+        forged = p.post("/v1/declarations/check", json=northbound("alpha", "x", M01, T0))
+        assert forged.status_code == 403 and error(forged)["code"] == "forbidden"
+    seen = northbound("beta", "beta-draft", M12, T0 + 1.5 * LEG_S)
+    doc = ok(w.beta.post("/v1/declarations/check", json=seen))
+    found = doc["declarations"][0]["conflicts"]
+    assert {(c["party_a"], c["a"], c["party_b"], c["b"]) for c in found} == {
+        ("alpha", "alpha-route", "beta", "beta-draft")
+    }, found
+    assert doc["declarations"][0]["would_notify"] == ["alpha"]
+    assert ok(w.alpha.get("/v1/log/entries"))["size"] == size
+    for p in w.others():
+        r = p.get(f"/v1/declarations/{p.name}/{p.name}-draft")
+        assert r.status_code == 404, "a checked draft was stored"
+
+
 # --- the table -------------------------------------------------------------------------
 
 
@@ -921,6 +950,10 @@ TABLE: dict[tuple[str, str], Endpoint] = {
         r("POST", "/v1/declarations", point_site("alpha", "alpha-new", (37.5, 36.5))), submit
     ),
     ("GET", "/v1/declarations"): Endpoint(r("GET", "/v1/declarations"), listing),
+    ("POST", "/v1/declarations/check"): Endpoint(
+        r("POST", "/v1/declarations/check", northbound("alpha", "alpha-draft", M01, T0)),
+        check_draft,
+    ),
     ("GET", "/v1/inbox"): Endpoint(r("GET", "/v1/inbox"), inbox),
     ("POST", "/v1/declarations/{party}/{decl_id}/withdraw"): Endpoint(
         r("POST", DECL + "/withdraw", {}, If_Match="{etag}"), owner_action("withdraw")
@@ -1168,3 +1201,32 @@ def test_guard_hides_what_alpha_itself_is_shown(world: World) -> None:
     whole = json.dumps(ok(world.alpha.get(DECL))) + json.dumps(ok(world.alpha.get("/v1/webhooks")))
     for s in ("36.01234", "35.54321", iso(T0), iso(T0 + 2 * LEG_S), CALLSIGN, "alpha-hook"):
         assert s in whole and s in world.hidden["beta"], s
+
+
+def test_spec_4_a_draft_probes_nothing_its_submission_finds(world: World) -> None:
+    """The preview of a draft crossing alpha-route where the checking party sees none of it
+    reports no conflict; submitting the same draft finds the conflict and notifies alpha.
+    (A party of its own, so the other tests' parties keep seeing nothing of alpha's.)"""
+    probe = world.server.add_party("probe", "force")
+    draft = northbound("probe", "probe-crossing", M01, T0 + 0.5 * LEG_S)
+    preview = ok(probe.post("/v1/declarations/check", json=draft))["declarations"][0]
+    assert preview["conflicts"] == [] and preview["would_notify"] == []
+    try:
+        submitted = ok(probe.post("/v1/declarations", json=draft), 201)["declarations"][0]
+        assert {(c["a"], c["b"]) for c in submitted["conflicts"]} == {
+            ("alpha-route", "probe-crossing")
+        }
+        assert [n["party"] for n in submitted["clearance"]["notified"]] == ["alpha"]
+        # Now probe sees that portion of alpha-route, and its next draft there conflicts.
+        again = northbound("probe", "probe-again", M01, T0 + 0.5 * LEG_S)
+        found = ok(probe.post("/v1/declarations/check", json=again))["declarations"][0]
+        assert {(c["a"], c["b"]) for c in found["conflicts"]} == {("alpha-route", "probe-again")}
+    finally:
+        etag = ok(probe.get("/v1/declarations/probe/probe-crossing"))["etag"]
+        ok(
+            probe.post(
+                "/v1/declarations/probe/probe-crossing/withdraw",
+                json={},
+                headers={"If-Match": etag},
+            )
+        )

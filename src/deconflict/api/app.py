@@ -11,9 +11,9 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
 from deconflict import __version__ as version
+from deconflict import web
 from deconflict.api import errors
 from deconflict.api.routes import (
     declarations,
@@ -87,9 +87,7 @@ def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
     ):
         app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    web.install(app, svc.settings.ui_tile_url)  # the map at /, its assets under /ui
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed, says nothing else)")
     async def health() -> dict[str, str]:

@@ -84,6 +84,10 @@ class Settings:
     long; a connection silent for 10 times as long is closed, seconds."""
     cot_max_connections: int = 256
     """CoT TCP connections open at once; more are closed at once."""
+    ui_tile_url: str = ""
+    """XYZ raster tiles drawn under the web map's offline basemap
+    (`https://host/{z}/{x}/{y}.png`); empty: none, and the map requests nothing beyond
+    this service. Its host is added to the UI's Content-Security-Policy."""
 
     def __post_init__(self) -> None:
         for name in ("cot_tcp_port", "cot_udp_port"):
@@ -92,6 +96,10 @@ class Settings:
                 raise ValueError(f"{name} must be from 0 (off) to 65535, not {port!r}")
         if self.mqtt_url and not self.mqtt_url.startswith("mqtt://"):
             raise ValueError(f"mqtt_url must start with mqtt://, not {self.mqtt_url[:60]!r}")
+        if self.ui_tile_url:
+            from deconflict.web.tiles import check_tile_url
+
+            check_tile_url(self.ui_tile_url)
         base = self.webhook_backoff_base_s
         if (
             isinstance(base, bool)

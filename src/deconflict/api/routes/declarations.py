@@ -1,4 +1,4 @@
-"""/v1/declarations: submit, read, amend, withdraw, activate, complete, share; answer
+"""/v1/declarations: submit, check a draft, read, amend, withdraw, activate, complete, share; answer
 (acknowledge or object); conflicts of a declaration; the inbox."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from deconflict.api.deps import (
     IDEMPOTENCY_HEADER,
     IF_MATCH_HEADER,
     JSON_BODY,
-    MAX_INT,
+    MAX_VERSION,
     SIGNATURE_HEADER,
     body,
     call,
     caller,
     service,
 )
-from deconflict.service import Principal, Service
+from deconflict.service import Principal, Service, preview
 from deconflict.service import declarations as d
 
 router = APIRouter(prefix="/v1", tags=["declarations"])
@@ -54,6 +54,16 @@ async def submit(
     )
     response.status_code = status
     return out
+
+
+@router.post(
+    "/declarations/check",
+    openapi_extra=GEOJSON_BODY,
+    summary="Check a draft (Feature or FeatureCollection) before submitting it: its "
+    "conflicts with the plans you may already see; nothing is stored",
+)
+async def check(svc: Svc, who: Who, raw: Body) -> dict[str, Any]:
+    return await call(preview.check, svc, who, raw)
 
 
 @router.get("/declarations", summary="List your declarations, or others' you may see")
@@ -168,7 +178,7 @@ async def conflicts(party: str, decl_id: str, svc: Svc, who: Who) -> dict[str, A
 async def version(
     party: str,
     decl_id: str,
-    version: Annotated[int, Path(ge=1, le=MAX_INT)],
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
     svc: Svc,
     who: Who,
 ) -> dict[str, Any]:
