@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
+
+from stores import drop_postgres_databases
 
 settings.register_profile("dev", max_examples=60, deadline=None, print_blob=True)
 settings.register_profile(
@@ -21,3 +24,8 @@ settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE")
     or ("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
 )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the PostgreSQL databases the tests made (tests/stores.py)."""
+    drop_postgres_databases()

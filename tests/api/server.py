@@ -20,6 +20,13 @@ from deconflict.scenarios import party_kinds, scenario_path, shifted
 from deconflict.service import Service
 from deconflict.service import parties as party_service
 from deconflict.store.database import Database
+from stores import fresh_postgres
+
+
+def _NullPool() -> Any:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
 
 
 def free_port() -> int:
@@ -51,10 +58,14 @@ class Party:
 
 @dataclass
 class Server:
-    """`deconflict serve --db <db> --port <port> [--config <toml>]` as a child process."""
+    """`deconflict serve --db <db> --port <port> [--config <toml>]` as a child process.
+    `db` names the files beside the store (log, config, log key); with `store`
+    "postgresql" the store itself is a fresh database on the test server."""
 
     db: Path
     config: str | None = None
+    store: str = "sqlite"
+    store_url: str = ""
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     operator_token: str = ""
@@ -64,9 +75,22 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def db_arg(self) -> str:
+        """What `--db` is given: the SQLite file, or the PostgreSQL URL."""
+        if self.store == "sqlite":
+            return str(self.db)
+        if not self.store_url:
+            self.store_url = fresh_postgres(self.db.parent.name)
+        return self.store_url
+
+    @property
+    def log_key(self) -> Path:
+        return Path(str(self.db) + ".log-key")
+
     def start(self, timeout_s: float = 30.0) -> Server:
         if not self.operator_token:
-            svc = Service(Database(str(self.db)))
+            svc = Service(Database(self.db_arg))
             self.operator_token = party_service.operator_token(svc, "tests").token
             svc.close()
         args = [
@@ -75,7 +99,9 @@ class Server:
             "deconflict",
             "serve",
             "--db",
-            str(self.db),
+            self.db_arg,
+            "--log-key",
+            str(self.log_key),
             "--port",
             str(self.port),
         ]
@@ -100,6 +126,24 @@ class Server:
             except httpx.TransportError:
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start: {self.log()[-2000:]}")
+
+    def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of one read-only SQL query straight from the store (SQLite or PostgreSQL),
+        bypassing the service; `:name` parameters; a list value expands (`IN :ids`)."""
+        from sqlalchemy import bindparam, create_engine, text
+
+        from deconflict.store.database import database_url
+
+        stmt = text(sql)
+        for name, value in params.items():
+            if isinstance(value, list | tuple):
+                stmt = stmt.bindparams(bindparam(name, expanding=True))
+        engine = create_engine(database_url(self.db_arg), poolclass=_NullPool())
+        try:
+            with engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(stmt, params)]
+        finally:
+            engine.dispose()
 
     def log(self) -> str:
         path = self.db.with_suffix(".log")

@@ -52,10 +52,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tcp, udp = free_port(), free_udp_port()
     config = f"cot_tcp_port = {tcp}\ncot_udp_port = {udp}\ncot_timeout_s = 2.0\n"
-    s = Server(tmp_path_factory.mktemp("cot") / "deconflict.sqlite", config=config).start()
+    s = Server(
+        tmp_path_factory.mktemp("cot") / "deconflict.sqlite", store=store, config=config
+    ).start()
     try:
         alpha, beta, gamma = (s.add_party(n, "force") for n in ("alpha", "beta", "gamma"))
         yield World(s, alpha, beta, gamma, tcp, udp)

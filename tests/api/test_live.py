@@ -95,8 +95,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    s = Server(tmp_path_factory.mktemp("live") / "deconflict.sqlite").start()
+def world(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    s = Server(tmp_path_factory.mktemp("live") / "deconflict.sqlite", store=store).start()
     try:
         alpha, beta, gamma = (s.add_party(n, "force") for n in ("alpha", "beta", "gamma"))
         # The plans start 60 s ago, so reports until now sit on them.
@@ -286,7 +286,10 @@ def test_the_record_stays_auditable(world: World, tmp_path_factory: pytest.TempP
     ok(w.alpha.post("/v1/positions", json=[alpha_at(w.t0 + 120, w.t0)]))
     w.server.stop()
     out = subprocess.run(
-        [sys.executable, "-m", "deconflict", "log", "verify", "--db", str(w.server.db), "--json"],
+        [
+            *(sys.executable, "-m", "deconflict", "log", "verify", "--json"),
+            *("--db", w.server.db_arg, "--log-key", str(w.server.log_key)),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -296,7 +299,7 @@ def test_the_record_stays_auditable(world: World, tmp_path_factory: pytest.TempP
     from deconflict.service.record import read_entries
     from deconflict.store.database import Database
 
-    svc = Service(Database(str(w.server.db)))
+    svc = Service(Database(w.server.db_arg))
     try:
         kinds = [e["type"] for e in read_entries(svc)]
     finally:

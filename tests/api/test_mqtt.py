@@ -62,9 +62,11 @@ def log_says(w: World, words: str, timeout_s: float = 10.0) -> bool:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, _broker: None) -> Iterator[World]:
+def world(store: str, tmp_path_factory: pytest.TempPathFactory, _broker: None) -> Iterator[World]:
     config = f'mqtt_url = "mqtt://{BROKER[0]}:{BROKER[1]}"\n'
-    s = Server(tmp_path_factory.mktemp("mqtt") / "deconflict.sqlite", config=config).start()
+    s = Server(
+        tmp_path_factory.mktemp("mqtt") / "deconflict.sqlite", store=store, config=config
+    ).start()
     try:
         alpha, beta, gamma = (s.add_party(n, "force") for n in ("alpha", "beta", "gamma"))
         w = World(s, alpha, beta, gamma)

@@ -241,8 +241,8 @@ def build_world(srv: Server) -> World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    srv = Server(tmp_path_factory.mktemp("protocol") / "deconflict.sqlite")
+def world(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    srv = Server(tmp_path_factory.mktemp("protocol") / "deconflict.sqlite", store=store)
     try:
         srv.start()
         yield build_world(srv)
@@ -267,8 +267,10 @@ active_grace_s = 2
 
 
 @pytest.fixture(scope="module")
-def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("protocol-fast") / "deconflict.sqlite", config=SHORT)
+def fast(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(
+        tmp_path_factory.mktemp("protocol-fast") / "deconflict.sqlite", store=store, config=SHORT
+    )
     try:
         yield srv.start()
     finally:

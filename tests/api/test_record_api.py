@@ -32,8 +32,10 @@ CONFIG = f'checkpoint_interval_s = 3600\nlog_origin = "{ORIGIN}"\n'
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("record") / "deconflict.sqlite", config=CONFIG).start()
+def srv(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = Server(
+        tmp_path_factory.mktemp("record") / "deconflict.sqlite", store=store, config=CONFIG
+    ).start()
     try:
         yield s
     finally:

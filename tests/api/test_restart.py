@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,25 +162,15 @@ class Burst:
 # --- the store, read straight from the file -------------------------------------------------
 
 
-def _db(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
-def check_store(path: Path) -> dict[tuple[str, str], list[int]]:
+def check_store(server: Server) -> dict[tuple[str, str], list[int]]:
     """Assert the store is whole and consistent; returns (party, id) -> its versions."""
-    with closing(_db(path)) as db:
-        rows = db.execute(
-            "SELECT party, id, version, current, live, state, clearance, due_s FROM declarations"
-        ).fetchall()
-        notes = db.execute(
-            "SELECT party, id, version, notified, deadline_s FROM notifications"
-        ).fetchall()
-        pairs = db.execute("SELECT a_party, a_id, b_party, b_id FROM conflicts").fetchall()
-        features = db.execute(
-            "SELECT feature FROM declarations WHERE current = 1 AND live = 1"
-        ).fetchall()
-        events = db.execute("SELECT recipient, type, payload FROM events").fetchall()
-        remembered = db.execute("SELECT party, key, status, body FROM idempotency").fetchall()
+    db = server.query
+    rows = db("SELECT party, id, version, current, live, state, clearance, due_s FROM declarations")
+    notes = db("SELECT party, id, version, notified, deadline_s FROM notifications")
+    pairs = db("SELECT a_party, a_id, b_party, b_id FROM conflicts")
+    features = db("SELECT feature FROM declarations WHERE current AND live")
+    events = db("SELECT recipient, type, payload FROM events")
+    remembered = db("SELECT party, key, status, body FROM idempotency")
     versions: dict[tuple[str, str], list[int]] = {}
     current: dict[tuple[str, str], int] = {}
     wanted_notes = set()
@@ -244,13 +232,12 @@ def _raw_request(call: Call, token: str) -> bytes:
     return head.encode() + call.body
 
 
-def _wait_for_row(path: Path, party: str, decl_id: str) -> None:
+def _wait_for_row(server: Server, party: str, decl_id: str) -> None:
     give_up = time.monotonic() + WAIT_S
     while time.monotonic() < give_up:
-        with closing(_db(path)) as db:
-            sql = "SELECT 1 FROM declarations WHERE party = ? AND id = ?"
-            if db.execute(sql, (party, decl_id)).fetchone():
-                return
+        sql = "SELECT 1 FROM declarations WHERE party = :p AND id = :i"
+        if server.query(sql, p=party, i=decl_id):
+            return
         time.sleep(0.01)
     raise AssertionError(f"{party}/{decl_id} was never committed")
 
@@ -259,8 +246,8 @@ def _wait_for_row(path: Path, party: str, decl_id: str) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    s = Server(tmp_path / "deconflict.sqlite", config=CONFIG).start()
+def server(store: str, tmp_path: Path) -> Iterator[Server]:
+    s = Server(tmp_path / "deconflict.sqlite", store=store, config=CONFIG).start()
     try:
         yield s
     finally:
@@ -296,7 +283,7 @@ def test_kill_mid_burst_then_restart(server: Server) -> None:
         lost = burst.call("P0", "POST", "/v1/declarations", "P0-lost", movement("P0", "lost", 1))
         with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_S) as raw:
             raw.sendall(_raw_request(lost, tokens["P0"]))
-            _wait_for_row(server.db, "P0", "lost")
+            _wait_for_row(server, "P0", "lost")
             server.stop(signal.SIGKILL)
             killed_at = time.time()
     finally:
@@ -311,12 +298,11 @@ def test_kill_mid_burst_then_restart(server: Server) -> None:
     assert {c.status for c in answered} <= {200, 201}
 
     # Right after the kill, before anything reopens the file: whole and consistent.
-    versions = check_store(server.db)
+    versions = check_store(server)
     for c in answered:
         assert c.version in versions[(c.party, c.decl_id)], c.key
-    with closing(_db(server.db)) as db:
-        early = db.execute("SELECT count(*) FROM events WHERE type = 'escalation'").fetchone()
-    assert early == (0,)
+    early = server.query("SELECT count(*) FROM events WHERE type = 'escalation'")
+    assert early == [(0,)]
 
     server.start()
     clients = {n: _party(server, n, tokens[n]) for n in names}
@@ -338,14 +324,14 @@ def test_kill_mid_burst_then_restart(server: Server) -> None:
         assert (again.status_code, again.json()) == (c.status, c.answer), c.key
 
     # The unanswered ones, retried with the same key, are done at most once.
-    before = check_store(server.db)
+    before = check_store(server)
     for c in sorted(unanswered, key=lambda c: c.version):
         p = clients[c.party]
         r = send(p.client, c)
         assert r.status_code == (201 if c.version == 1 else 200), (c.key, r.text)
         twice = send(p.client, c)
         assert (twice.status_code, twice.json()) == (r.status_code, r.json())
-    after = check_store(server.db)
+    after = check_store(server)
     for c in unanswered + answered:
         assert c.version in after[(c.party, c.decl_id)]  # done...
     assert len(after) == len(before) + sum(  # ...and once: only new submissions are new
@@ -384,4 +370,4 @@ def test_kill_mid_burst_then_restart(server: Server) -> None:
     view = _party(server, "E", crosser.token).get("/v1/declarations/E/convoy").json()
     assert view["clearance"]["notified"][0]["escalated"] is True
     assert "Traceback" not in server.log()
-    check_store(server.db)
+    check_store(server)

@@ -75,8 +75,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    s = Server(tmp_path_factory.mktemp("fuzz") / "deconflict.sqlite").start()
+def world(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    s = Server(tmp_path_factory.mktemp("fuzz") / "deconflict.sqlite", store=store).start()
     try:
         s.add_party("fuzz-observer", "observer")
         party = s.add_party("fuzz-force", "force")

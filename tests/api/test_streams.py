@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,10 +112,8 @@ def page(p: Party, after: int = 0) -> list[dict[str, Any]]:
 
 
 def recipients(server: Server, ids: list[int]) -> set[str]:
-    """Who the store says each event was for, read straight from the SQLite file."""
-    with closing(sqlite3.connect(f"file:{server.db}?mode=ro", uri=True)) as db:
-        marks = ",".join("?" * len(ids))
-        rows = db.execute(f"SELECT recipient FROM events WHERE seq IN ({marks})", ids).fetchall()
+    """Who the store says each event was for, read straight from the store."""
+    rows = server.query("SELECT recipient FROM events WHERE seq IN :ids", ids=ids)
     assert len(rows) == len(ids)
     return {r[0] for r in rows}
 
@@ -205,8 +202,10 @@ def ws(server: Server, first: dict[str, Any]) -> Iterator[WS]:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("streams") / "deconflict.sqlite", config=CONFIG).start()
+def srv(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = Server(
+        tmp_path_factory.mktemp("streams") / "deconflict.sqlite", store=store, config=CONFIG
+    ).start()
     try:
         yield s
     finally:
@@ -654,18 +653,17 @@ def test_deleted_webhook_gets_no_more_retries(
     receiver.wait_for(lambda got: len(got) >= 1, "the held attempt never completed")
     time.sleep(BACKOFF_S * 1.1 + 2.0)  # when a retry would have come
     assert len(receiver.got) == 1
-    with closing(sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True)) as db:
-        rows = db.execute("SELECT status FROM deliveries WHERE hook_id = ?", (hook,)).fetchall()
+    rows = srv.query("SELECT status FROM deliveries WHERE hook_id = :h", h=hook)
     assert rows == [("cancelled",)]
 
 
 # --- stopping the server -------------------------------------------------------------------
 
 
-def test_graceful_stop_ends_open_streams(tmp_path: Path) -> None:
+def test_graceful_stop_ends_open_streams(store: str, tmp_path: Path) -> None:
     """SIGTERM with streams open: the streams end and the process exits promptly, rather
     than waiting for clients that keep-alives keep connected forever."""
-    server = Server(tmp_path / "deconflict.sqlite").start()
+    server = Server(tmp_path / "deconflict.sqlite", store=store).start()
     try:
         a = server.add_party("A", "force")
         with (

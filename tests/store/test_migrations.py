@@ -1,6 +1,7 @@
 """The store's schema and connections on a real SQLite file: the migrations build exactly
-the tables of `store.schema`, go down and up again, keep data on upgrade; the file runs in
-WAL mode; a write that raises leaves nothing behind."""
+the tables of `store.schema`, go down and up again, keep data on upgrade (on SQLite and on
+a fresh PostgreSQL database); the file runs in WAL mode; a write that raises leaves
+nothing behind."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from sqlalchemy import Engine, create_engine, insert, inspect, select, text
 from sqlalchemy.pool import NullPool
 
 from deconflict.store import migrate, schema
-from deconflict.store.database import Database, StoreUnavailable
+from deconflict.store.database import Database, StoreUnavailable, database_url
+from stores import STORES, fresh_postgres
 
 TABLES = set(schema.metadata.tables)
 
@@ -26,10 +28,15 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "store.sqlite"
 
 
-@pytest.fixture
-def engine(db_path: Path) -> Iterator[Engine]:
-    """A bare engine on an empty file: nothing migrated yet."""
-    e = create_engine(f"sqlite:///{db_path}", poolclass=NullPool)
+@pytest.fixture(params=STORES)
+def engine(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Engine]:
+    """A bare engine on an empty store, SQLite file or PostgreSQL database: nothing
+    migrated yet."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{db_path}"
+    else:
+        url = database_url(fresh_postgres("migrations"))
+    e = create_engine(url, poolclass=NullPool)
     try:
         yield e
     finally:
@@ -92,6 +99,8 @@ def test_migrated_database_matches_the_models(engine: Engine) -> None:
         and d[0][2:4] == ("tokens", "label")
     ]
     assert [d for d in diff if d not in spurious] == []
+    if engine.dialect.name != "sqlite":
+        return
     with engine.connect() as conn:
         label = [r for r in conn.exec_driver_sql("PRAGMA table_info(tokens)") if r[1] == "label"]
     assert label[0][4] == "''"  # dflt_value: DEFAULT ''

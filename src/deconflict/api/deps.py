@@ -18,6 +18,8 @@ T = TypeVar("T")
 MAX_INT = 2**63 - 1
 """The largest whole number the store holds (SQLite INTEGER): version and sequence numbers
 a caller sends are bounded by it, so a larger one is refused instead of overflowing."""
+MAX_VERSION = 2**31 - 1
+"""The largest declaration version number (a 32-bit INTEGER in every store)."""
 
 
 def service(request: Request) -> Service:

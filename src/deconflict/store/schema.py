@@ -26,6 +26,10 @@ metadata = MetaData()
 PARTY = String(33)  # a party name (32) or "@operator"
 DECL_ID = String(128)
 
+WIDE = BigInteger().with_variant(Integer, "sqlite")
+"""64-bit counters and ids (SQLite's INTEGER already is; on PostgreSQL, BIGINT)."""
+LOG_INDEX = WIDE
+
 parties = Table(
     "parties",
     metadata,
@@ -83,7 +87,7 @@ Index("ix_declarations_live", declarations.c.live, declarations.c.party)
 conflicts = Table(
     "conflicts",
     metadata,
-    Column("conflict_id", Integer, primary_key=True, autoincrement=True),
+    Column("conflict_id", WIDE, primary_key=True, autoincrement=True),
     Column("a_party", String(32), nullable=False),
     Column("a_id", DECL_ID, nullable=False),
     Column("b_party", String(32), nullable=False),
@@ -113,7 +117,7 @@ Index("ix_notifications_notified", notifications.c.notified, notifications.c.ope
 events = Table(
     "events",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", WIDE, primary_key=True, autoincrement=True),
     Column("recipient", PARTY, nullable=False),
     Column("type", String(32), nullable=False),
     Column("at_s", Float, nullable=False),
@@ -154,9 +158,9 @@ webhooks = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", WIDE, primary_key=True, autoincrement=True),
     Column("hook_id", String(32), nullable=False, index=True),
-    Column("event_seq", Integer, nullable=False),
+    Column("event_seq", WIDE, nullable=False),
     Column("status", String(16), nullable=False),  # pending | delivered | failed
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_s", Float, nullable=True),
@@ -179,7 +183,6 @@ idempotency = Table(
 
 # -- the record (SPEC section 6) --------------------------------------------------------
 
-LOG_INDEX = BigInteger().with_variant(Integer, "sqlite")
 """A leaf index: 64-bit (SQLite's INTEGER is 64-bit and keeps rowid speed)."""
 
 log_entries = Table(
@@ -215,7 +218,7 @@ log_contents = Table(
 checkpoints = Table(
     "checkpoints",
     metadata,
-    Column("checkpoint_id", Integer, primary_key=True, autoincrement=True),
+    Column("checkpoint_id", WIDE, primary_key=True, autoincrement=True),
     Column("tree_size", LOG_INDEX, nullable=False),
     Column("at_s", Float, nullable=False),
     Column("note", Text, nullable=False),  # the C2SP signed note, as signed
@@ -225,7 +228,7 @@ Index("ix_checkpoints_size", checkpoints.c.tree_size)
 cosignatures = Table(
     "cosignatures",
     metadata,
-    Column("checkpoint_id", Integer, primary_key=True, autoincrement=False),
+    Column("checkpoint_id", WIDE, primary_key=True, autoincrement=False),
     Column("party", String(32), primary_key=True),
     Column("at_s", Float, nullable=False),
     Column("note", Text, nullable=False),  # the checkpoint with the party's signature line
@@ -296,7 +299,7 @@ incident_evidence = Table(
     Column("at_s", Float, nullable=False),
     Column("report", LargeBinary, nullable=False),  # report.json, the exact bytes
     Column("sha256", String(64), nullable=False),  # of `report`
-    Column("checkpoint_id", Integer, nullable=False),
+    Column("checkpoint_id", WIDE, nullable=False),
     Column("tree_size", LOG_INDEX, nullable=False),
     Column("checkpoint", Text, nullable=False),  # checkpoint.txt: the signed note
     Column("log_key", Text, nullable=False),  # log-key.pub: the log's verifier key
