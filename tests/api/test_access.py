@@ -206,10 +206,11 @@ def alpha_secrets(world: World) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     # Checkpoints on demand only, so every party reads the same latest one.
     config = "checkpoint_interval_s = 86400\n"
-    s = Server(tmp_path_factory.mktemp("access") / "deconflict.sqlite", config=config).start()
+    path = tmp_path_factory.mktemp("access") / "deconflict.sqlite"
+    s = Server(path, store=store, config=config).start()
     try:
         kinds = {
             "alpha": "force",
