@@ -21,6 +21,7 @@ const view = {
   ready: false,
   project: (lonLat) => { const p = map.project(lonLat); return [p.x, p.y]; },
   draft: () => state.draft.features[0]?.geometry.coordinates ?? null,
+  fitDraft: () => actions.fitDraft(),
 };
 window.deconflict = view; // read by the browser tests: when the map has drawn, what it shows
 

@@ -17,7 +17,7 @@ export function utc(t) {
 /** A time typed as "YYYY-MM-DD HH:MM[:SS]" with "Z" or an offset (UTC when none given),
  * in ms; null when it is not one. Never the browser's locale order. */
 export function fromLocalInput(value) {
-  const m = /^\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)\s*(Z|[+-]\d{2}:?\d{2})?\s*$/i.exec(value || "");
+  const m = /^\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}:?\d{2})?\s*$/i.exec(value || "");
   if (!m) return null;
   const zone = (m[3] || "Z").toUpperCase().replace(/^([+-]\d{2})(\d{2})$/, "$1:$2");
   const t = Date.parse(`${m[1]}T${m[2]}${zone}`);
