@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
@@ -169,6 +169,7 @@ def test_min_over_band_is_the_least_distance_at_compatible_times(
 
 @settings(max_examples=200, deadline=None)
 @given(vec, vec, st.floats(1, 3000), st.floats(0, 500), st.floats(0, 500))
+@example(c0=(5e-324, 0.0, 2.0), v=(51.0, 0.0, 0.0), r=1.0, lo=0.0, span=0.0)  # c / q overflowed
 def test_roots_below_is_where_a_moving_point_is_within_r(
     c0: tuple[float, ...], v: tuple[float, ...], r: float, lo: float, span: float,
 ) -> None:

@@ -205,11 +205,13 @@ def roots_below(
     disc = b * b - 4.0 * a * c
     sq = np.sqrt(np.maximum(disc, 0.0))
     safe = np.where(moving, a, 1.0)
-    # Numerically stable quadratic roots.
+    # Numerically stable quadratic roots. Where there is no real root (disc <= 0) q may be
+    # subnormal and c / q overflow to inf: those lanes are dropped by `ok` below.
     q = -0.5 * (b + np.copysign(sq, b))
     safe_q = np.where(q == 0, 1.0, q)
     r1 = q / safe
-    r2 = np.where(q == 0, 0.0, c / safe_q)
+    with np.errstate(over="ignore"):
+        r2 = np.where(q == 0, 0.0, c / safe_q)
     t_in = np.where(moving, np.minimum(r1, r2), lo)
     t_out = np.where(moving, np.maximum(r1, r2), hi)
     ok = np.where(moving, disc > 0, c < 0)
