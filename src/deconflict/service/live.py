@@ -12,18 +12,20 @@ is closed, and one it opens anew is sent as opened.
 
 Each batch is applied under the service's write lock, and in the same transaction:
 one sealed `positions` entry (the reports as committed contents, opened to the reporting
-party only), one sealed `alert` entry per alert event (opened to the parties involved), and
-an `alert` event to every party involved (stream and webhooks). Alerts live in memory (open
-ones and the last `KEEP_CLOSED` closed ones, for acknowledgements); a restart starts with
-none open, and the record keeps every one.
+party only), one sealed `alert` entry per alert event (opened to the parties involved), an
+`alert` event to every party involved (stream and webhooks), and the alert's new state in
+the store (store/alerts.py), which `GET /v1/alerts` and acknowledgements read, whichever
+process serves them. Tracks stay in this process's memory: a monitor made on a store with
+open alerts (a restart) follows them, continues those it finds again under their ids, and
+closes the others once it has seen their units (`LiveMonitor._settle`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +37,13 @@ from deconflict.export.times import format_time
 from deconflict.ingest.fields import NonFinite, RuleBroken, describe
 from deconflict.ingest.positions.reports import check_count, from_json, report, time_value
 from deconflict.model.declarations import Declaration, Movement
-from deconflict.model.positions import Alert, AlertEvent, PositionReport
+from deconflict.model.positions import Alert, AlertEvent, AlertType, PositionReport
 from deconflict.record.canonical import JSONValue
 from deconflict.service import record
 from deconflict.service.auth import Principal
 from deconflict.service.core import Service
 from deconflict.service.events import emit
+from deconflict.store import alerts as alert_store
 from deconflict.store.repository import Repository
 
 log = logging.getLogger("deconflict.live")
@@ -48,7 +51,11 @@ log = logging.getLogger("deconflict.live")
 CLEARED_STATES = frozenset({"cleared", "active"})
 """Clearance states in which a movement is a plan the monitor holds units to."""
 KEEP_CLOSED = 10_000
-"""Closed alerts kept in memory so their parties can still acknowledge them."""
+"""Closed alerts kept in the store so their parties can still acknowledge them..."""
+KEEP_CLOSED_S = 86_400.0
+"""... for at most this long after they closed."""
+PRUNE_EVERY_S = 60.0
+"""Forgetting closed alerts runs at most this often per process."""
 REPORT_FIELDS = frozenset(
     {"unit", "time", "lat", "lon", "alt_m", "speed_mps", "course_deg", "movement", "party"}
 )
@@ -138,24 +145,60 @@ _ORDER = ("unit", "time", "lat", "lon", "alt_m", "speed_mps", "course_deg", "mov
 
 
 @dataclass
-class _Kept:
-    """An alert as last sent, and who acknowledged it."""
+class _Adopted:
+    """An alert open in the store when this monitor was made (a restart), which this
+    monitor has not found again yet: it has no tracks of the time before."""
 
     last: Alert
-    acked: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def open(self) -> bool:
-        return self.last.event != AlertEvent.CLOSE
+    since_s: float
+    """When it was loaded (service clock)."""
+    seen: dict[str, float] = field(default_factory=dict)
+    """Its units that reported since, as `party/unit` -> latest report time."""
 
 
 def _match(a: Alert) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     return (a.type.value, a.units, a.declarations)
 
 
+def _closing(last: Alert, time_s: float) -> Alert:
+    return Alert(
+        last.alert,
+        AlertEvent.CLOSE,
+        last.type,
+        time_s,
+        last.units,
+        last.parties,
+        declarations=last.declarations,
+    )
+
+
+def _from_line(text: str) -> Alert:
+    """An alert event back from its SPEC section 5 line (as the store keeps it)."""
+    d = json.loads(text)
+    cpa = d["cpa_time"]
+    return Alert(
+        d["alert"],
+        AlertEvent(d["event"]),
+        AlertType(d["type"]),
+        time_value(d["time"], "time"),
+        tuple(d["units"]),
+        tuple(d["parties"]),
+        d["distance_m"],
+        None if cpa is None else time_value(cpa, "cpa_time"),
+        d["cpa_distance_m"],
+        tuple(d["declarations"]),
+    )
+
+
+def _line(a: Alert) -> str:
+    return json.dumps(alert_json(a), separators=(",", ":"))
+
+
 class LiveMonitor:
     """The service's tactical monitor. Every method that changes state takes
-    `svc.db.lock` (the writer lock), so batches, ticks and rebuilds never interleave."""
+    `svc.db.lock` (the writer lock), so batches, ticks and rebuilds never interleave.
+    Alerts themselves live in the store (store/alerts.py): each event is written there in
+    the transaction that logs it, and reads and acknowledgements go to the store."""
 
     def __init__(self, svc: Service, settings: MonitorSettings | None = None) -> None:
         self.svc = svc
@@ -164,10 +207,51 @@ class LiveMonitor:
         self._fingerprint: tuple[tuple[str, str, int, str], ...] | None = None
         self._recent: dict[tuple[str, str], list[PositionReport]] = {}
         """(party, unit) -> its last two reports, to prime a rebuilt monitor."""
-        self._alerts: OrderedDict[str, _Kept] = OrderedDict()
+        self._open: dict[str, Alert] = {}
+        """The open alerts this monitor follows: id -> its last event."""
+        self._by_match: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+        """_match of each followed alert -> its id: an alert found again keeps its id."""
+        self._adopted: dict[str, _Adopted] = {}
+        self._watch: dict[str, set[str]] = {}
+        """`party/unit` -> the adopted alerts it is in."""
         self._remap: dict[str, str] = {}
         """Id the current monitor gives -> id first sent (alerts kept across a rebuild)."""
-        self._closed = 0
+        self._pruned_s = -math.inf
+        self._load()
+
+    def _load(self) -> None:
+        """Follow the alerts open in the store: a restarted service continues or closes
+        them rather than opening them again."""
+        svc = self.svc
+        with svc.read() as repo:
+            rows = alert_store.all_open(repo.conn)
+        now = svc.now()
+        for row in rows:
+            a = _from_line(row.alert_json)
+            self._follow(a)
+            self._adopted[a.alert] = _Adopted(a, now)
+            for unit in a.units:
+                self._watch.setdefault(unit, set()).add(a.alert)
+        if rows:
+            log.info("%d open alerts in the store", len(rows))
+
+    def _follow(self, a: Alert) -> None:
+        old = self._open.pop(a.alert, None)
+        if old is not None and self._by_match.get(_match(old)) == a.alert:
+            del self._by_match[_match(old)]
+        if a.event != AlertEvent.CLOSE:
+            self._open[a.alert] = a
+            self._by_match[_match(a)] = a.alert
+
+    def _unadopt(self, alert_id: str) -> None:
+        found = self._adopted.pop(alert_id, None)
+        if found is not None:
+            for unit in found.last.units:
+                ids = self._watch.get(unit)
+                if ids is not None:
+                    ids.discard(alert_id)
+                    if not ids:
+                        del self._watch[unit]
 
     # -- declarations ---------------------------------------------------------------
 
@@ -205,25 +289,14 @@ class LiveMonitor:
             elif a.event == AlertEvent.CLOSE:
                 now_open.pop(_match(a), None)
         out: list[Alert] = []
-        for key, kept in list(self._alerts.items()):
-            if not kept.open:
-                continue
-            again = now_open.pop(_match(kept.last), None)
+        latest = max((a.time_s for a in opened), default=-math.inf)
+        for key, last in list(self._open.items()):
+            again = now_open.pop(_match(last), None)
             if again is not None:
                 self._remap[again.alert] = key
-            else:
-                last = kept.last
-                out.append(
-                    Alert(
-                        last.alert,
-                        AlertEvent.CLOSE,
-                        last.type,
-                        max(last.time_s, max((a.time_s for a in opened), default=last.time_s)),
-                        last.units,
-                        last.parties,
-                        declarations=last.declarations,
-                    )
-                )
+                self._unadopt(key)
+            elif key not in self._adopted:  # an adopted one waits for its units (_settle)
+                out.append(_closing(last, max(last.time_s, latest)))
         out += now_open.values()
         return out
 
@@ -244,6 +317,8 @@ class LiveMonitor:
                 if len(kept) > 2:
                     kept.sort(key=lambda x: x.time_s)
                     del kept[0]
+            if self._watch:
+                self._saw(reports)
             if reports:
                 record.append(
                     repo,
@@ -266,20 +341,70 @@ class LiveMonitor:
         """Time passes (the Ticker): evaluate due ticks, close and open by time alone."""
         svc = self.svc
         with svc.db.lock:
-            if self._monitor is None and not self._recent:
+            if self._monitor is None and not self._recent and not self._adopted:
                 return 0
             with svc.write() as repo:
                 now = svc.now()
                 events = self._refresh(repo)
                 assert self._monitor is not None
                 events += self._monitor.advance(now)
-                return len(self._send(repo, events, now))
+                sent = self._send(repo, events, now)
+                if self._adopted:
+                    sent += self._send(repo, self._settle(repo, now), now)
+                return len(sent)
+
+    def _saw(self, reports: Sequence[PositionReport]) -> None:
+        for r in reports:
+            unit = f"{r.party}/{r.unit}"
+            for alert_id in self._watch.get(unit, ()):
+                seen = self._adopted[alert_id].seen
+                seen[unit] = max(seen.get(unit, -math.inf), r.time_s)
+
+    def _settle(self, repo: Repository, now: float) -> list[Alert]:
+        """Close the adopted alerts that this monitor, started without their history, did
+        not find again, as the monitor would: a stale unit's alert at its next report;
+        another once all its units reported, the tick of the last is evaluated, and that
+        report is `hysteresis_s` past the alert's last event; any but a stale one after
+        `stale_timeout_s + hysteresis_s` without all its units (silent units take no part).
+        One that another process sent an event for since is left to that process."""
+        s = self.settings
+        out: list[Alert] = []
+        for alert_id, ad in list(self._adopted.items()):
+            last = ad.last
+            at: float | None = None
+            if last.type == AlertType.STALE:
+                if ad.seen:
+                    at = min(ad.seen.values())
+            else:
+                if len(ad.seen) == len(last.units):
+                    latest = max(ad.seen.values())
+                    evaluated = (math.floor(latest / s.tick_s) + 1) * s.tick_s + s.arrival_grace_s
+                    if latest >= last.time_s + s.hysteresis_s and now >= evaluated:
+                        at = latest
+                if at is None and now >= ad.since_s + s.stale_timeout_s + s.hysteresis_s:
+                    at = max(last.time_s, now)
+            if at is None:
+                continue
+            self._unadopt(alert_id)
+            row = alert_store.get(repo.conn, alert_id)
+            if row is None or not row.open or row.updated_s > ad.since_s:
+                self._follow(_closing(last, at))  # closed or followed elsewhere
+                continue
+            out.append(_closing(last, at))
+        return out
 
     def _send(self, repo: Repository, events: list[Alert], now: float) -> list[Alert]:
         out = []
+        closed = False
         for a in sorted(events, key=lambda e: e.time_s):
-            alert_id = self._remap.get(a.alert, a.alert)
-            if alert_id != a.alert:
+            alert_id = self._remap.get(a.alert)
+            if alert_id is None and a.event == AlertEvent.OPEN:
+                # The same alert found again: adopted at a restart, or open in the store
+                # through another process. It keeps its id.
+                alert_id = self._by_match.get(_match(a)) or alert_store.find_open(repo.conn, a)
+                if alert_id is not None:
+                    self._remap[a.alert] = alert_id
+            if alert_id is not None and alert_id != a.alert:
                 event = AlertEvent.UPDATE if a.event == AlertEvent.OPEN else a.event
                 a = Alert(
                     alert_id,
@@ -293,8 +418,12 @@ class LiveMonitor:
                     a.cpa_distance_m,
                     a.declarations,
                 )
-            self._keep(a)
+            self._unadopt(a.alert)
+            known = self._open.get(a.alert)
+            self._follow(a)
             line = alert_json(a)
+            alert_store.save(repo.conn, a, _line(a), now, known)
+            closed = closed or a.event == AlertEvent.CLOSE
             record.append(
                 repo,
                 now,
@@ -306,65 +435,60 @@ class LiveMonitor:
             for party in a.parties:
                 emit(repo, party, "alert", now, {"alert": line})
             out.append(a)
+        if closed and now - self._pruned_s >= PRUNE_EVERY_S:
+            self._pruned_s = now
+            gone = alert_store.prune(repo.conn, now - KEEP_CLOSED_S, KEEP_CLOSED)
+            if gone:
+                log.info("forgot %d closed alerts", gone)
         return out
-
-    def _keep(self, a: Alert) -> None:
-        kept = self._alerts.get(a.alert)
-        if kept is None:
-            self._alerts[a.alert] = _Kept(a)
-        else:
-            kept.last = a
-        if a.event == AlertEvent.CLOSE:
-            self._alerts.move_to_end(a.alert)
-            self._closed += 1
-            while self._closed > KEEP_CLOSED:
-                oldest = next((k for k, v in self._alerts.items() if not v.open), None)
-                if oldest is None:
-                    break
-                del self._alerts[oldest]
-                self._closed -= 1
 
     # -- reading and acknowledging -----------------------------------------------------
 
-    def view(self, kept: _Kept) -> dict[str, Any]:
+    @staticmethod
+    def view(row: alert_store.AlertRow, acked: dict[str, float]) -> dict[str, Any]:
+        """An alert as GET /v1/alerts shows it: its last event, open, acknowledgements."""
         return {
-            **alert_json(kept.last),
-            "open": kept.open,
-            "acknowledged_by": {p: format_time(t) for p, t in sorted(kept.acked.items())},
+            **json.loads(row.alert_json),
+            "open": row.open,
+            "acknowledged_by": {p: format_time(t) for p, t in sorted(acked.items())},
         }
 
     def open_alerts(self, who: Principal) -> dict[str, Any]:
-        with self.svc.db.lock:
-            items = [
-                self.view(k)
-                for k in self._alerts.values()
-                if k.open and who.party in k.last.parties
-            ]
-        return {"alerts": items}
+        with self.svc.read() as repo:
+            rows = alert_store.open_of(repo.conn, who.party)
+            acks = alert_store.acks(repo.conn, [r.alert_id for r in rows])
+        return {"alerts": [self.view(r, acks.get(r.alert_id, {})) for r in rows]}
 
     def acknowledge(self, who: Principal, alert_id: str) -> dict[str, Any]:
+        """Idempotent: a party's second acknowledgement changes nothing. Only a party of
+        the alert may; to any other the alert does not exist."""
         svc = self.svc
-        with svc.db.lock:
-            kept = self._alerts.get(alert_id)
-            if kept is None or who.party not in kept.last.parties:
+        with svc.read() as repo:
+            row = alert_store.get(repo.conn, alert_id)
+            acked = {} if row is None else alert_store.acks(repo.conn, [alert_id])
+        if row is None or who.party not in row.parties:
+            raise NotFound("No alert involving you has that id; see GET /v1/alerts.")
+        if who.party in acked.get(alert_id, {}):
+            return self.view(row, acked[alert_id])
+        with svc.db.lock, svc.write() as repo:
+            row = alert_store.get(repo.conn, alert_id)
+            if row is None:  # forgot after it closed, since the read above
                 raise NotFound("No alert involving you has that id; see GET /v1/alerts.")
-            if who.party in kept.acked:
-                return self.view(kept)
-            with svc.write() as repo:
-                now = svc.now()
+            now = svc.now()
+            if alert_store.acknowledge(repo.conn, alert_id, who.party, now):
                 record.append(
                     repo,
                     now,
                     "alert.acknowledged",
                     who.party,
-                    {"alert": alert_id, "parties": list(kept.last.parties)},
+                    {"alert": alert_id, "parties": list(row.parties)},
                 )
-                kept.acked[who.party] = now
                 payload = {"alert": alert_id, "by": who.party}
-                for party in kept.last.parties:
+                for party in row.parties:
                     if party != who.party:
                         emit(repo, party, "alert.acknowledged", now, payload)
-            return self.view(kept)
+            acked = alert_store.acks(repo.conn, [alert_id])
+        return self.view(row, acked.get(alert_id, {}))
 
 
 def live(svc: Service) -> LiveMonitor:

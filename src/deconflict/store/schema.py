@@ -306,3 +306,37 @@ incident_evidence = Table(
     Column("cited", Integer, nullable=False),  # entries the report cites
     Column("log_index", LOG_INDEX, nullable=False),  # the incident.evidence entry
 )
+
+# -- live alerts (docs/live.md, "In the service") -----------------------------------------
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("parties", Text, nullable=False),  # JSON list, as in the last event
+    Column("units", Text, nullable=False),  # JSON list, sorted: matches an alert found again
+    Column("declarations", Text, nullable=False),  # JSON list
+    Column("alert_json", Text, nullable=False),  # the last event, its SPEC section 5 line
+    Column("open", Boolean, nullable=False),
+    Column("opened_s", Float, nullable=False),
+    Column("updated_s", Float, nullable=False),  # when the last event was stored
+)
+Index("ix_alerts_open", alerts.c.open, alerts.c.updated_s)
+Index("ix_alerts_units", alerts.c.units, alerts.c.type)
+
+alert_parties = Table(
+    "alert_parties",
+    metadata,
+    # The parties of each open alert; its rows go when it closes (GET /v1/alerts).
+    Column("party", String(32), primary_key=True),
+    Column("alert_id", String(64), primary_key=True),
+)
+
+alert_acks = Table(
+    "alert_acks",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("party", String(32), primary_key=True),
+    Column("at_s", Float, nullable=False),
+)
