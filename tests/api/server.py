@@ -66,6 +66,10 @@ class Server:
     config: str | None = None
     store: str = "sqlite"
     store_url: str = ""
+    args: tuple[str, ...] = ()
+    """More arguments of `deconflict serve` (e.g. `--workers 2`)."""
+    tag: str = ""
+    """Told apart in file names (".b"): a second server on one store logs to `<db><tag>.log`."""
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     operator_token: str = ""
@@ -104,12 +108,13 @@ class Server:
             str(self.log_key),
             "--port",
             str(self.port),
+            *self.args,
         ]
         if self.config is not None:
             path = self.db.with_suffix(".toml")
             path.write_text(self.config)
             args += ["--config", str(path)]
-        with open(self.db.with_suffix(".log"), "ab") as log:  # the child keeps its own copy
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
                 args,
                 stdout=log,
@@ -145,9 +150,24 @@ class Server:
         finally:
             engine.dispose()
 
+    @property
+    def log_path(self) -> Path:
+        return self.db.with_suffix(f"{self.tag}.log")
+
     def log(self) -> str:
-        path = self.db.with_suffix(".log")
+        path = self.log_path
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def beside(self, tag: str, **kw: Any) -> Server:
+        """Another server process on this server's store, log key and operator token."""
+        return Server(
+            self.db,
+            store=self.store,
+            store_url=self.db_arg,
+            operator_token=self.operator_token,
+            tag=tag,
+            **kw,
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -26,6 +26,7 @@ from deconflict.api.routes import (
     webhooks,
 )
 from deconflict.service import Service
+from deconflict.service.follow import Follower
 from deconflict.service.live import Ticker
 from deconflict.service.record import Checkpointer
 from deconflict.service.scheduler import Scheduler
@@ -38,20 +39,23 @@ declaration is to confirm receipt and raise no objection; it never grants permis
 guarantees safety."""
 
 
-def create_app(svc: Service, *, workers: bool = True) -> FastAPI:
+def create_app(svc: Service, *, workers: bool = True, listeners: bool = True) -> FastAPI:
     """The app over `svc`. With `workers`, the deadline scheduler and the webhook
-    deliverer run while the app runs."""
+    deliverer run while the app runs; with `listeners` too, the CoT and MQTT sources the
+    settings turn on (one process of several listens: the first)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.closing = asyncio.Event()
         anyio.to_thread.current_default_thread_limiter().total_tokens = svc.settings.api_threads
-        threads: list[Any] = [Scheduler(svc), Deliverer(svc), Ticker(svc)] if workers else []
+        threads: list[Any] = (
+            [Scheduler(svc), Deliverer(svc), Ticker(svc), Follower(svc)] if workers else []
+        )
         if workers and svc.log_signer is not None:
             threads.append(Checkpointer(svc, svc.log_signer, svc.settings.checkpoint_interval_s))
         for t in threads:
             t.start()
-        sources = Sources(svc) if workers else None
+        sources = Sources(svc) if workers and listeners else None
         app.state.sources = sources
         try:
             if sources is not None:

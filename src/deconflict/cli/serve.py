@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +46,22 @@ LogKey = Annotated[
 ]
 
 
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        help="Service processes sharing the port and the store, restarted if one dies "
+        "(docs/scale.md).",
+    ),
+]
+Fd = Annotated[
+    int | None,
+    typer.Option("--fd", hidden=True, help="Listening socket from the supervisor (internal)."),
+]
+
+
 def _log_key_path(db: str, log_key: Path | None) -> Path:
     if log_key is not None:
         return log_key
@@ -68,13 +85,16 @@ def _open(db: str, settings: Settings, log_key: Path | None = None) -> Service:
         raise
 
 
-def run(svc: Service, host: str, port: int) -> None:
+def run(svc: Service, host: str, port: int, fd: int | None = None) -> None:
+    """Serve `svc` on host:port, or on the listening socket `fd` a supervisor passed."""
+    import socket
+
     import uvicorn
 
     from deconflict.api.app import create_app
     from deconflict.api.routes.events import end_streams
 
-    app = create_app(svc)
+    app = create_app(svc, listeners=os.environ.get("DECONFLICT_WORKER", "0") == "0")
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: Any = None) -> None:
@@ -84,7 +104,7 @@ def run(svc: Service, host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server = Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
     try:
-        server.run()
+        server.run(sockets=None if fd is None else [socket.socket(fileno=fd)])
     except KeyboardInterrupt:
         pass
     if not server.started:
@@ -99,6 +119,8 @@ def register(app: typer.Typer) -> None:
         port: Port = 8000,
         config: Config = None,
         log_key: LogKey = None,
+        workers: Workers = 1,
+        fd: Fd = None,
         debug: Debug = False,
     ) -> None:
         """Start the service on a store (created and migrated as needed)."""
@@ -106,7 +128,8 @@ def register(app: typer.Typer) -> None:
             settings = _settings(config)  # a bad file is refused before the store is touched
             svc = _open(db, settings, log_key)
             assert svc.log_signer is not None
-            typer.echo(f"Record: log key {svc.log_signer.verifier}")
+            if fd is None:
+                typer.echo(f"Record: log key {svc.log_signer.verifier}")
         try:
             with reporting(debug=debug):
                 with svc.read() as repo:
@@ -114,7 +137,13 @@ def register(app: typer.Typer) -> None:
                 if not has_operator:
                     token = party_service.operator_token(svc, "first start")
                     typer.echo(f"Operator token (shown once, keep it safe): {token.token}")
-            run(svc, host, port)
+            if workers > 1:
+                svc.close()  # the supervisor holds no connection; each worker opens its own
+                key = _log_key_path(db, log_key)
+                with reporting(debug=debug):
+                    supervise(db, host, port, config, key, workers)
+                return
+            run(svc, host, port, fd)
         finally:
             svc.close()
 
@@ -157,6 +186,71 @@ def register(app: typer.Typer) -> None:
                 run(svc, host, port)
         finally:
             svc.close()
+
+
+def supervise(
+    db: str, host: str, port: int, config: Path | None, log_key: Path, workers: int
+) -> None:
+    """Run `workers` service processes on one listening socket and one store: each is
+    `deconflict serve --fd`; one that dies is started again (at most once a second);
+    SIGTERM or SIGINT stops them all."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    sock = socket.create_server((host, port), reuse_port=False, backlog=2048)
+    sock.set_inheritable(True)
+    fd = sock.fileno()
+    args = [sys.executable, "-m", "deconflict", "serve", "--db", db, "--log-key", str(log_key)]
+    if config is not None:
+        args += ["--config", str(config)]
+    args += ["--fd", str(fd)]
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def start(i: int) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "DECONFLICT_WORKER": str(i)}
+        proc = subprocess.Popen(args, pass_fds=(fd,), env=env)
+        logging.getLogger("deconflict.supervisor").info("worker %d: pid %d", i, proc.pid)
+        return proc
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    typer.echo(f"Serving on http://{host}:{port} with {workers} workers")
+    procs = [start(i) for i in range(workers)]
+    started = [time.monotonic()] * workers
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, proc in enumerate(procs):
+                if proc.poll() is not None and not stopping:
+                    logging.getLogger("deconflict.supervisor").warning(
+                        "worker %d (pid %d) ended with %s; starting it again",
+                        i,
+                        proc.pid,
+                        proc.returncode,
+                    )
+                    time.sleep(max(0.0, 1.0 - (time.monotonic() - started[i])))
+                    procs[i] = start(i)
+                    started[i] = time.monotonic()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        sock.close()
 
 
 def setup_demo(svc: Service, scenario: str) -> dict[str, str]:

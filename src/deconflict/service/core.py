@@ -18,7 +18,7 @@ from deconflict.engine import Engine
 from deconflict.ingest import parse_declarations
 from deconflict.ingest.limits import DEFAULT_LIMITS, Limits
 from deconflict.model.clearance import DEFAULT_POLICY, NoticePolicy
-from deconflict.model.declarations import Declaration
+from deconflict.model.declarations import Declaration, DeclarationKey
 from deconflict.model.policy import Policy
 from deconflict.record.note import NoteSigner
 from deconflict.service.events import EventHub
@@ -131,14 +131,52 @@ class Service:
         """The record's head as of the last commit (saves reading it back each write)."""
         self.live: LiveMonitor | None = None
         """The tactical monitor of live tracks, made on first use (service.live.live)."""
+        self._seen_change = 0
+        """The last of the store's `engine_changes` that the engine holds."""
         self._load()
 
     def _load(self) -> None:
         """Index every live declaration (a restart resumes where the store left off)."""
         with self.db.read() as conn:
-            decls = [self.declaration(row) for row in Repository(conn).live()]
-        self.engine.add_many(decls)
+            repo = Repository(conn)
+            seen = repo.last_change()
+            decls = [self.declaration(row) for row in repo.live()]
+        engine = Engine(self.settings.policy)
+        engine.add_many(decls)
+        self.engine = engine
+        self._seen_change = seen
         log.info("loaded %d live declarations", len(decls))
+
+    def _catch_up(self, repo: Repository) -> None:
+        """Make the engine hold what the store holds, after writes by other processes
+        (or commands) on the same store: the declarations changed since the engine last
+        looked are taken out and their live versions put back. Call under `db.lock`."""
+        seen, keys = repo.changes_after(self._seen_change)
+        if not keys:
+            return
+        first = repo.first_change()
+        if first is None or first > self._seen_change + 1:  # pruned past us: start over
+            log.info("store changed beyond the kept changes: reloading declarations")
+            self._load()
+            return
+        engine = self.engine
+        for party, decl_id in keys:
+            key = DeclarationKey(party, decl_id)
+            if key in engine:
+                engine.remove(key)
+        rows = [r for r in repo.current_keys(keys) if r.live]
+        engine.add_many([self.declaration(r) for r in rows])
+        self._seen_change = seen
+        log.info("followed %d declarations changed by another process", len(keys))
+
+    @property
+    def seen_change(self) -> int:
+        return self._seen_change
+
+    def catch_up(self) -> None:
+        """Follow other processes' writes now (the store follower calls this)."""
+        with self.db.lock, self.db.read() as conn:
+            self._catch_up(Repository(conn))
 
     def now(self) -> float:
         return float(self.clock())
@@ -148,10 +186,16 @@ class Service:
         """One write transaction under the writer lock; listeners are woken after commit."""
         with self.db.write() as conn:
             repo = Repository(conn, self._log_head)
+            self._catch_up(repo)
             yield repo
             head = repo.flush_log()
+            changed = repo.flush_changes()
         if head is not None:
             self._log_head = head
+        if changed is not None:
+            # This process's own changes reach the engine after commit, by the steps its
+            # use case returns (still under db.lock): nothing else to follow up to here.
+            self._seen_change = changed
         self.hub.publish()
 
     @contextmanager

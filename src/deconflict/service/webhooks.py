@@ -8,7 +8,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from deconflict.api.webhooks import MAX_ATTEMPTS, WebhookSender, backoff_s, check_url, new_secret
+from deconflict.api.webhooks import (
+    MAX_ATTEMPTS,
+    TIMEOUT_S,
+    WebhookSender,
+    backoff_s,
+    check_url,
+    new_secret,
+)
 from deconflict.errors import Forbidden, LimitExceeded, NotFound
 from deconflict.service.auth import Principal
 from deconflict.service.core import Service
@@ -78,13 +85,23 @@ def deliveries(
         return [delivery_view(d) for d in repo.deliveries_of(hook_id, limit)]
 
 
+CLAIM_MARGIN_S = 30.0
+"""A claim lasts as long as its batch of attempts can take (each HTTP call is bounded by
+the sender's timeout), plus this."""
+
+
 def deliver_due(svc: Service, sender: WebhookSender, batch: int = 50) -> int:
     """Attempt every delivery that is due; returns how many were attempted. The HTTP
     calls happen outside the writer lock; each outcome is written afterwards (a webhook
-    deleted meanwhile keeps its deliveries cancelled)."""
+    deleted meanwhile keeps its deliveries cancelled). The due deliveries are claimed
+    first, for as long as their attempts can take, so that several service processes on
+    one store do not send the same one at once; a process that dies holding a claim only
+    delays those deliveries."""
     now = svc.now()
-    with svc.read() as repo:
+    with svc.db.lock, svc.write() as repo:
         due = repo.due_deliveries(now, batch)
+        claim_s = len(due) * (TIMEOUT_S + 1.0) + CLAIM_MARGIN_S
+        repo.claim_deliveries([d.delivery_id for d in due], now + claim_s)
         work = []
         for d in due:
             hook, event = repo.webhook(d.hook_id), repo.event(d.event_seq)

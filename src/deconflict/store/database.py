@@ -1,6 +1,12 @@
 """Opening the store: one engine for the single writer, one for readers, the schema
 migrated to this release on open. SQLite runs in WAL mode so readers never wait for the
 writer; every write transaction starts with BEGIN IMMEDIATE so it cannot deadlock.
+
+Several processes (or machines) may share one store: writes are one sequence across all
+of them. On SQLite, BEGIN IMMEDIATE takes the file's write lock; on PostgreSQL every write
+transaction first locks the one row of `writer_lock` (SELECT ... FOR UPDATE, which the
+PostgreSQL-compatible distributed engines accept, unlike advisory locks). Readers on
+PostgreSQL run in REPEATABLE READ, so one read sees one snapshot, as on SQLite.
 """
 
 from __future__ import annotations
@@ -60,11 +66,30 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     return engine
 
 
+def _postgres_engine(url: str, *, writer: bool, db: Database) -> Engine:
+    if not writer:
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=8, isolation_level="REPEATABLE READ"
+        )
+    # Writes of this process are serialised by Database.lock, so one connection is enough;
+    # pre-ping replaces a connection the server dropped (a restart) before it is used.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=1)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if db.migrated:
+            conn.exec_driver_sql("SELECT id FROM writer_lock WHERE id = 1 FOR UPDATE")
+
+    return engine
+
+
 class Database:
     """The store's connections. All writes of a process go through `write()`, one at a
     time; reads take their own connection and see the last committed state."""
 
     def __init__(self, db: str) -> None:
+        self.migrated = False
+        """True once the schema is at this release (the writer lock row exists)."""
         self.url = database_url(db)
         self.sqlite = self.url.startswith("sqlite")
         try:
@@ -77,8 +102,8 @@ class Database:
                 self.writer = _sqlite_engine(self.url, writer=True)
                 self.reader = _sqlite_engine(self.url, writer=False)
             else:
-                self.writer = create_engine(self.url, pool_pre_ping=True)
-                self.reader = self.writer
+                self.writer = _postgres_engine(self.url, writer=True, db=self)
+                self.reader = _postgres_engine(self.url, writer=False, db=self)
             found = migrate.current(self.writer)
             if found is not None and not migrate.known(found):
                 raise StoreUnavailable(
@@ -86,6 +111,7 @@ class Database:
                     "release of deconflict than this one; upgrade deconflict to open it."
                 )
             migrate.upgrade(self.writer)
+            self.migrated = True
         except DeconflictError:
             self._dispose()
             raise

@@ -181,6 +181,9 @@ class Repository:
         self.conn = conn
         self._head = head
         self._log: LogWriter | None = None
+        self.touched: set[tuple[str, str]] = set()
+        """(party, id) of declarations whose stored versions this transaction changed;
+        written to `engine_changes` by `flush_changes` (other processes follow them)."""
         self._memo: dict[tuple[str, str], Any] = {}
         """Parties, observers and webhooks as read in this transaction: one submission asks
         for them several times. Emptied by every change to them made through here (the only
@@ -202,6 +205,39 @@ class Repository:
     def flush_log(self) -> LogHead | None:
         """Write what was appended to the record; the new head, or None if untouched."""
         return None if self._log is None else self._log.flush()
+
+    def flush_changes(self) -> int | None:
+        """Note the declarations this transaction changed, for the other processes on the
+        store; the last change's sequence number, or None if none changed."""
+        if not self.touched:
+            return None
+        rows = [{"party": p, "id": i} for p, i in sorted(self.touched)]
+        self.touched = set()
+        self.conn.execute(insert(t.engine_changes), rows)
+        return int(self.conn.execute(select(func.max(t.engine_changes.c.seq))).scalar_one())
+
+    def changes_after(self, seq: int) -> tuple[int, list[tuple[str, str]]]:
+        """The last change's sequence number and the declarations changed after `seq`
+        (none when nothing changed: (seq, []))."""
+        c = t.engine_changes.c
+        rows = self.conn.execute(
+            select(c.seq, c.party, c.id).where(c.seq > seq).order_by(c.seq)
+        ).all()
+        if not rows:
+            return seq, []
+        return int(rows[-1].seq), sorted({(r.party, r.id) for r in rows})
+
+    def last_change(self) -> int:
+        return int(self.conn.execute(select(func.max(t.engine_changes.c.seq))).scalar() or 0)
+
+    def first_change(self) -> int | None:
+        found = self.conn.execute(select(func.min(t.engine_changes.c.seq))).scalar()
+        return None if found is None else int(found)
+
+    def prune_changes(self, keep: int) -> None:
+        """Forget all but the last `keep` changes (a process further behind reloads)."""
+        top = self.last_change()
+        self.conn.execute(delete(t.engine_changes).where(t.engine_changes.c.seq <= top - keep))
 
     # parties -------------------------------------------------------------------------
 
@@ -310,15 +346,18 @@ class Repository:
     # declarations --------------------------------------------------------------------
 
     def insert_declaration(self, row: DeclarationRow) -> None:
+        self.touched.add((row.party, row.id))
         self.conn.execute(_INSERT_DECLARATION, _asdict(row))
 
     def insert_declarations(self, rows: Sequence[DeclarationRow]) -> None:
         """Many rows in one statement (bulk loads: benchmarks, imports)."""
         if rows:
+            self.touched.update((r.party, r.id) for r in rows)
             self.conn.execute(insert(t.declarations), [_asdict(r) for r in rows])
 
     def retire_versions(self, party: str, decl_id: str) -> None:
         """Mark every stored version of (party, id) as no longer current."""
+        self.touched.add((party, decl_id))
         self.conn.execute(
             update(t.declarations)
             .where(t.declarations.c.party == party, t.declarations.c.id == decl_id)
@@ -336,6 +375,7 @@ class Repository:
         live: bool,
         due_s: float | None,
     ) -> None:
+        self.touched.add((party, decl_id))
         self.conn.execute(
             update(t.declarations)
             .where(
@@ -604,6 +644,15 @@ class Repository:
             .limit(limit)
         )
         return _rows(DeliveryRow, result)
+
+    def claim_deliveries(self, ids: Sequence[int], until_s: float) -> None:
+        """Take due deliveries for one attempt: they are not due again before `until_s`
+        (another process leaves them alone; if this one dies, they fall due again)."""
+        if ids:
+            d = t.deliveries.c
+            self.conn.execute(
+                update(t.deliveries).where(d.delivery_id.in_(list(ids))).values(next_s=until_s)
+            )
 
     def next_delivery(self) -> float | None:
         d = t.deliveries.c

@@ -30,6 +30,47 @@ WIDE = BigInteger().with_variant(Integer, "sqlite")
 """64-bit counters and ids (SQLite's INTEGER already is; on PostgreSQL, BIGINT)."""
 LOG_INDEX = WIDE
 
+engine_changes = Table(
+    "engine_changes",
+    metadata,
+    # One row per declaration whose live version changed in a write, in commit order: how
+    # a service process learns what other processes on the same store changed, to keep its
+    # in-memory engine the same as the store (service/core.py, Service.catch_up).
+    Column("seq", WIDE, primary_key=True, autoincrement=True),
+    Column("party", String(32), nullable=False),
+    Column("id", DECL_ID, nullable=False),
+)
+
+writer_lock = Table(
+    "writer_lock",
+    metadata,
+    # One row, locked (SELECT ... FOR UPDATE) by every write transaction on a shared
+    # store: the single-writer order of the record across processes and machines.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+)
+
+position_queue = Table(
+    "position_queue",
+    metadata,
+    # Position batches accepted by any process, in commit order, for the one process that
+    # monitors them (service/live.py, "several processes"); consumed rows go after a while.
+    Column("seq", WIDE, primary_key=True, autoincrement=True),
+    Column("party", String(32), nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("reports", Text, nullable=False),  # JSON list of the batch's reports
+)
+
+monitor_lease = Table(
+    "monitor_lease",
+    metadata,
+    # One row: which process monitors live positions, until when, and the last batch of
+    # position_queue it applied.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("owner", String(64), nullable=True),
+    Column("until_s", Float, nullable=False),
+    Column("cursor", WIDE, nullable=False),
+)
+
 parties = Table(
     "parties",
     metadata,

@@ -1,0 +1,54 @@
+"""Following the store: what other processes (or commands) on the same store wrote.
+
+A deployment may run several service processes on one store (`serve --workers N`, or
+several machines on one PostgreSQL). Each process keeps an engine of the live
+declarations in memory and wakes its own event streams when it writes; the Follower makes
+the writes of the others count too. Every `period_s` it reads two numbers from the store,
+the last event's sequence number and the last declaration change's, and when they moved
+it wakes this process's event listeners (SSE, WebSocket, webhooks) and brings the engine
+up to date (Service.catch_up). Writes catch up by themselves before they compute
+anything; the Follower keeps reads and streams fresh between writes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+
+from deconflict.service.core import Service
+from deconflict.service.workers import Periodic
+from deconflict.store import schema as t
+from deconflict.store.repository import Repository
+
+KEEP_CHANGES = 100_000
+"""Declaration changes kept in the store; a process further behind reloads them all."""
+PRUNE_EVERY_S = 600.0
+
+
+class Follower(Periodic):
+    name = "deconflict-follower"
+
+    def __init__(self, svc: Service, period_s: float = 0.2) -> None:
+        super().__init__(period_s)
+        self.svc = svc
+        self._events = -1
+        self._pruned = time.monotonic()
+
+    def round(self) -> bool:
+        svc = self.svc
+        with svc.db.read() as conn:
+            events = conn.execute(select(func.max(t.events.c.seq))).scalar() or 0
+            changes = Repository(conn).last_change()
+        if changes > svc.seen_change:
+            svc.catch_up()
+        if events != self._events:
+            first = self._events < 0
+            self._events = int(events)
+            if not first:
+                svc.hub.publish()
+        if time.monotonic() - self._pruned > PRUNE_EVERY_S:
+            self._pruned = time.monotonic()
+            with svc.db.lock, svc.db.write() as conn:
+                Repository(conn).prune_changes(KEEP_CHANGES)
+        return False

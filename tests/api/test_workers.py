@@ -1,0 +1,243 @@
+"""Several service processes on one store (SQLite file or PostgreSQL database): what one
+process writes, every other one knows, at once for writes and within a moment for reads and
+streams; their writes together make one record that verifies; `serve --workers N` survives
+the loss of a worker in the middle of a load, losing nothing it acknowledged."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.server import Party, Server, free_port
+from api.test_protocol import movement
+from api.test_restart import check_store
+from api.test_streams import Receiver, receiver
+from deconflict.api.webhooks import HEADER_EVENT_ID
+
+__all__ = ["receiver"]  # the fixture, imported to be used here
+
+WAIT_S = 10.0
+T0 = time.time() + 3 * 86400.0
+
+
+def ok(r: httpx.Response, status: int = 200) -> Any:
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def on(server: Server, p: Party) -> Party:
+    """The same party, talking to another process."""
+    return Party(p.name, p.token, server.client(p.token))
+
+
+def patrol(party: str, decl_id: str, lon: float, start: float = T0) -> dict[str, Any]:
+    """A movement east from (lon, 36.5) for half an hour: two near one lon conflict."""
+    return movement(party, decl_id, lon, 36.5, start)
+
+
+@pytest.fixture
+def pair(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    a = Server(tmp_path_factory.mktemp("pair") / "deconflict.sqlite", store=store).start()
+    b = a.beside(".b").start()
+    try:
+        yield a, b
+    finally:
+        b.close()
+        a.close()
+
+
+def verify_record(server: Server) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "deconflict", "log", "verify", "--json"),
+            *("--db", server.db_arg, "--log-key", str(server.log_key)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return dict(json.loads(out.stdout))
+
+
+def test_a_write_through_one_process_counts_in_the_other(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    alpha = a.add_party("alpha", "force")
+    beta = on(b, a.add_party("beta", "force"))
+    # alpha declares through A; beta, through B, crosses it: B's engine must know alpha's.
+    ok(alpha.post("/v1/declarations", json=patrol("alpha", "north", 40.0)), 201)
+    got = ok(beta.post("/v1/declarations", json=patrol("beta", "north", 40.0)), 201)
+    conflicts = got["declarations"][0]["conflicts"]
+    assert [{c["party_a"], c["party_b"]} for c in conflicts] == [{"alpha", "beta"}], got
+    # alpha is notified of beta's declaration: its inbox says so through A and through B.
+    for p in (alpha, on(b, alpha)):
+        inbox = ok(p.get("/v1/inbox"))
+        assert [n["declaration"] for n in inbox["clearance"]] == [
+            {"party": "beta", "id": "north", "version": 1}
+        ]
+    # alpha withdraws through A: B forgets it, and a new crossing through B finds nothing.
+    etag = alpha.get("/v1/declarations/alpha/north").headers["ETag"]
+    r = alpha.post("/v1/declarations/alpha/north/withdraw", headers={"If-Match": etag})
+    ok(r)
+    got = ok(beta.post("/v1/declarations", json=patrol("beta", "again", 40.0)), 201)
+    assert got["declarations"][0]["conflicts"] == []
+
+
+def test_a_stream_on_one_process_hears_writes_through_the_other(
+    pair: tuple[Server, Server],
+) -> None:
+    a, b = pair
+    alpha = a.add_party("alpha", "force")
+    beta = a.add_party("beta", "force")
+    heard: list[dict[str, Any]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with alpha.client.stream("GET", "/v1/events/stream", timeout=WAIT_S) as r:
+            ready.set()
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    heard.append(json.loads(line[5:]))
+                    if any(e.get("type") == "message" for e in heard):
+                        return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    assert ready.wait(WAIT_S)
+    time.sleep(0.3)  # the stream is open on A before B writes
+    sent = time.monotonic()
+    ok(on(b, beta).post("/v1/messages", json={"to": "alpha", "text": "hello from B"}), 201)
+    t.join(WAIT_S)
+    assert any(e.get("type") == "message" for e in heard), heard
+    assert time.monotonic() - sent < 3.0  # the follower polls every 0.2 s
+
+
+def test_concurrent_writes_through_both_make_one_record(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    parties = [a.add_party(f"p{i}", "force") for i in range(4)]
+    sides = [(p if i % 2 == 0 else on(b, p)) for i, p in enumerate(parties)]
+    errors: list[str] = []
+
+    def burst(p: Party, n: int) -> None:
+        for k in range(n):
+            # All cross one another at lon 41: every new one conflicts with those before.
+            r = p.post(
+                "/v1/declarations",
+                json=patrol(p.name, f"m{k}", 41.0 + 0.001 * k),
+                headers={"Idempotency-Key": f"{p.name}-{k}"},
+            )
+            if r.status_code != 201:
+                errors.append(r.text)
+
+    threads = [threading.Thread(target=burst, args=(p, 8)) for p in sides]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    a.stop()
+    b.stop()
+    versions = check_store(a)  # conflicts table == what one engine finds over the store
+    assert len(versions) == 32
+    report = verify_record(a)
+    assert report["ok"] is True, report
+
+
+def test_each_webhook_event_goes_out_once_from_two_processes(
+    pair: tuple[Server, Server], receiver: Receiver
+) -> None:
+    """Both processes run a webhook deliverer on one store: each event is sent by one."""
+    a, b = pair
+    alpha = a.add_party("alpha", "force")
+    beta = a.add_party("beta", "force")
+    ok(alpha.post("/v1/webhooks", json={"url": receiver.url}), 201)
+    for k in range(12):
+        sender = beta if k % 2 else on(b, beta)
+        ok(sender.post("/v1/messages", json={"to": "alpha", "text": f"m{k}"}), 201)
+    got = receiver.wait_for(lambda got: len(got) >= 12, "not every event was delivered")
+    time.sleep(1.5)  # three deliverer rounds: room for a second copy to show up
+    ids = [d.headers[HEADER_EVENT_ID.lower()] for d in receiver.got]
+    assert len(ids) == len(set(ids)) >= len(got), ids
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+def test_workers_survive_a_killed_worker_and_lose_nothing(
+    store: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    server = Server(
+        tmp_path_factory.mktemp("workers") / "deconflict.sqlite",
+        store=store,
+        args=("--workers", "2"),
+        port=free_port(),
+    ).start()
+    try:
+        assert server.proc is not None
+        deadline = time.monotonic() + WAIT_S
+        while len(_children(server.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = _children(server.proc.pid)
+        assert len(workers) == 2, workers
+        p = server.add_party("alpha", "force")
+        answered: dict[str, int] = {}
+
+        def submit(k: int) -> None:
+            body = patrol("alpha", f"w{k}", 42.0 + 0.01 * k)
+            for _ in range(20):  # a request cut by the kill is retried with its key
+                try:
+                    r = p.post("/v1/declarations", json=body, headers={"Idempotency-Key": f"k{k}"})
+                except httpx.TransportError:
+                    time.sleep(0.2)
+                    continue
+                answered[f"w{k}"] = r.status_code
+                return
+
+        # Four clients submit 40 declarations; a worker is killed once 15 are answered,
+        # while others are in flight.
+        todo = iter(range(40))
+        lock = threading.Lock()
+
+        def client() -> None:
+            while True:
+                with lock:
+                    k = next(todo, None)
+                if k is None:
+                    return
+                submit(k)
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        while len(answered) < 15:
+            time.sleep(0.01)
+        os.kill(workers[0], signal.SIGKILL)
+        for t in threads:
+            t.join(120)
+        assert set(answered.values()) == {201}, answered
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            now = _children(server.proc.pid)
+            if len(now) == 2 and workers[0] not in now:
+                break
+            time.sleep(0.1)
+        assert len(_children(server.proc.pid)) == 2, "the killed worker was not started again"
+        listed = ok(p.get("/v1/declarations", params={"limit": 100}))
+        ids = sorted(d["declaration"]["id"] for d in listed["items"])
+        assert ids == sorted(answered), ids
+    finally:
+        server.close()
+    assert len(check_store(server)) == 40
+    assert verify_record(server)["ok"] is True
