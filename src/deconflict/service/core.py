@@ -133,6 +133,7 @@ class Service:
         """The tactical monitor of live tracks, made on first use (service.live.live)."""
         self._seen_change = 0
         """The last of the store's `engine_changes` that the engine holds."""
+
         self._load()
 
     def _load(self) -> None:

@@ -25,6 +25,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ from deconflict.service.auth import Principal
 from deconflict.service.core import Service
 from deconflict.service.events import emit
 from deconflict.store import alerts as alert_store
+from deconflict.store import queue
 from deconflict.store.repository import Repository
 
 log = logging.getLogger("deconflict.live")
@@ -55,6 +59,12 @@ KEEP_CLOSED = 10_000
 KEEP_CLOSED_S = 86_400.0
 """... for at most this long after they closed."""
 PRUNE_EVERY_S = 60.0
+LEASE_S = 5.0
+"""With several processes on one store, the one monitoring live positions holds the
+monitor lease this long past each renewal (every tick, once a second); when it dies,
+another takes over within this long."""
+QUEUE_KEEP_S = 600.0
+"""Applied position batches stay in the store's queue this long, seconds."""
 """Forgetting closed alerts runs at most this often per process."""
 REPORT_FIELDS = frozenset(
     {"unit", "time", "lat", "lon", "alt_m", "speed_mps", "course_deg", "movement", "party"}
@@ -141,6 +151,23 @@ def _item(item: object, party: str, svc: Service) -> PositionReport:
 _ORDER = ("unit", "time", "lat", "lon", "alt_m", "speed_mps", "course_deg", "movement")
 
 
+def _queued(item: dict[str, Any], party: str, svc: Service) -> PositionReport:
+    """A report as `report_json` wrote it to the queue (checked when it was accepted)."""
+    return report(
+        unit=item["unit"],
+        party=party,
+        time_s=float(item["time"]),
+        lat=float(item["lat"]),
+        lon=float(item["lon"]),
+        alt_m=item.get("alt_m"),
+        speed_mps=item.get("speed_mps"),
+        course_deg=item.get("course_deg"),
+        movement=item.get("movement"),
+        source=str(item.get("source") or "http"),
+        limits=svc.settings.limits,
+    )
+
+
 # -- the monitor in the service --------------------------------------------------------
 
 
@@ -217,6 +244,24 @@ class LiveMonitor:
         self._remap: dict[str, str] = {}
         """Id the current monitor gives -> id first sent (alerts kept across a rebuild)."""
         self._pruned_s = -math.inf
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+        """Who this monitor is in the store's monitor lease (several processes)."""
+        self._cursor = 0
+        """The last queued batch this monitor applied (several processes)."""
+        self._queue_pruned_s = -math.inf
+        self._load()
+
+    def _reset(self) -> None:
+        """Start afresh, as a restarted service does: this process just took the monitor
+        lease, and what the last holder knew of the alerts is in the store."""
+        self._monitor = None
+        self._fingerprint = None
+        self._recent = {}
+        self._open = {}
+        self._by_match = {}
+        self._adopted = {}
+        self._watch = {}
+        self._remap = {}
         self._load()
 
     def _load(self) -> None:
@@ -303,22 +348,20 @@ class LiveMonitor:
     # -- writing ----------------------------------------------------------------------
 
     def ingest(self, who: Principal, reports: Sequence[PositionReport]) -> dict[str, Any]:
-        """Apply one party's batch (already checked); log it, and send its alerts."""
+        """Apply one party's batch (already checked); log it, and send its alerts.
+
+        The batch is logged and queued in the store, in one transaction; the process
+        holding the monitor lease applies the queue in order (several processes may share
+        the store). When that is this process, as it always is when it is alone, it does
+        so at once and answers with the batch's alerts; otherwise they come within a
+        tick, as events."""
         if who.is_operator:
             raise InvalidRequest("The operator has no units; a party reports its own units.")
         svc = self.svc
+        mine: list[Alert] = []
+        counters: dict[str, int] = {}
         with svc.db.lock, svc.write() as repo:
             now = svc.now()
-            events = self._refresh(repo)
-            assert self._monitor is not None
-            for r in reports:
-                kept = self._recent.setdefault(r.key, [])
-                kept.append(r)
-                if len(kept) > 2:
-                    kept.sort(key=lambda x: x.time_s)
-                    del kept[0]
-            if self._watch:
-                self._saw(reports)
             if reports:
                 record.append(
                     repo,
@@ -328,23 +371,85 @@ class LiveMonitor:
                     {"party": who.party, "reports": len(reports)},
                     {"reports": [report_json(r) for r in reports]},
                 )
-            events += self._monitor.ingest(list(reports), now_s=now)
-            sent = self._send(repo, events, now)
-            counters = dict(self._monitor.counters)
+            seq = None
+            if reports:
+                seq = queue.enqueue(repo.conn, who.party, now, [report_json(r) for r in reports])
+            if self._hold(repo, now):
+                mine = self._drain(repo, now, seq)
+            if self._monitor is not None:
+                counters = dict(self._monitor.counters)
         return {
             "accepted": len(reports),
-            "alerts": [alert_json(a) for a in sent if who.party in a.parties],
+            "alerts": [alert_json(a) for a in mine if who.party in a.parties],
             "counters": counters,
         }
 
+    def _feed(self, reports: Sequence[PositionReport], now: float) -> list[Alert]:
+        """Feed one batch to the monitor (made by `_refresh`); the alert events it
+        raises, to send."""
+        assert self._monitor is not None
+        for r in reports:
+            kept = self._recent.setdefault(r.key, [])
+            kept.append(r)
+            if len(kept) > 2:
+                kept.sort(key=lambda x: x.time_s)
+                del kept[0]
+        if self._watch:
+            self._saw(reports)
+        return self._monitor.ingest(list(reports), now_s=now)
+
+    # -- several processes: the queue and the lease -----------------------------------
+
+    def _hold(self, repo: Repository, now: float) -> bool:
+        """Hold (or take) the monitor lease; a monitor that takes it starts afresh."""
+        lease = queue.lease(repo.conn, self.owner, now, LEASE_S)
+        if lease.owned and lease.taken:
+            log.info("monitoring live positions from the store's queue (%s)", self.owner)
+            self._reset()
+        self._cursor = lease.cursor
+        return lease.owned
+
+    def _drain(self, repo: Repository, now: float, mine: int | None = None) -> list[Alert]:
+        """Apply every queued batch after the cursor, in order; the alerts of batch
+        `mine`."""
+        sent = self._send(repo, self._refresh(repo), now)
+        out = sent if mine is None else []
+        cursor = self._cursor
+        while True:
+            batches = queue.batches(repo.conn, cursor, 500)
+            if not batches:
+                break
+            for b in batches:
+                reports = [_queued(r, b.party, self.svc) for r in b.reports]
+                found = self._send(repo, self._feed(reports, now), now)
+                if b.seq == mine:
+                    out = found
+                cursor = b.seq
+        if cursor != self._cursor:
+            queue.advance(repo.conn, cursor)
+            self._cursor = cursor
+        if now - self._queue_pruned_s > PRUNE_EVERY_S:
+            self._queue_pruned_s = now
+            queue.prune(repo.conn, cursor, now - QUEUE_KEEP_S)
+        return out
+
+    def release(self) -> None:
+        """Give up the monitor lease (the service stops), so another process takes it at
+        once rather than after LEASE_S."""
+        svc = self.svc
+        with svc.db.lock, svc.write() as repo:
+            queue.release(repo.conn, self.owner)
+
     def advance(self) -> int:
-        """Time passes (the Ticker): evaluate due ticks, close and open by time alone."""
+        """Time passes (the Ticker): evaluate due ticks, close and open by time alone
+        (only the lease holder, after applying the queue)."""
         svc = self.svc
         with svc.db.lock:
-            if self._monitor is None and not self._recent and not self._adopted:
-                return 0
             with svc.write() as repo:
                 now = svc.now()
+                if not self._hold(repo, now):
+                    return 0
+                self._drain(repo, now)
                 events = self._refresh(repo)
                 assert self._monitor is not None
                 events += self._monitor.advance(now)
@@ -523,6 +628,12 @@ class Ticker:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        found = self.svc.live
+        if isinstance(found, LiveMonitor):
+            try:
+                found.release()
+            except Exception:  # stopping anyway; the lease lapses by itself
+                log.exception("could not give up the monitor lease")
 
     def _run(self) -> None:
         while not self._stop.is_set():
