@@ -26,8 +26,8 @@ Part 2: the strategic check through PostGIS against the in-memory engine on the 
 100,000 movements (bench/postgis.py), skipped, saying why, without PostGIS.
 
 Run: `.venv/bin/python bench/scale.py` (10,000 declarations, 10 s phases, 100,000
-movements and 200 probes for part 2: about 8 minutes on 2 cores); `--quick` (1,000
-declarations, 2 s phases, 10,000 movements and 30 probes: under 2 minutes). Databases
+movements and 200 probes for part 2: about 8 minutes on 2 cores); `--quick` (1 and 2
+workers, 1,000 declarations, 2 s phases, 10,000 movements and 30 probes: under 2 minutes). Databases
 named dc_bench_scale_<pid>_* and dc_bench_postgis_<pid> are made and dropped. Exits
 non-zero only when a server answers wrongly, never for slowness.
 """
@@ -553,7 +553,7 @@ def main() -> None:
     )
     ap.add_argument("--quick", action="store_true", help="small stores and short phases")
     ap.add_argument("--declarations", type=int, help="stored per store (10,000; quick 1,000)")
-    ap.add_argument("--workers", default="1,2,4", help="worker counts to run (1,2,4)")
+    ap.add_argument("--workers", help="worker counts to run (1,2,4; quick 1,2)")
     ap.add_argument("--stores", default="sqlite,postgresql", help="backends (both)")
     ap.add_argument("--phases", default="read,submit,positions", help="phases to run (all)")
     ap.add_argument("--seconds", type=float, help="length of each phase (10; quick 2)")
@@ -575,7 +575,7 @@ def main() -> None:
     args.phases = args.phases.split(",")
     os.environ[BATCH_ENV] = str(args.batch)
     http_bench.load_process = load_process  # phase() starts these processes
-    counts = [int(w) for w in args.workers.split(",")]
+    counts = [int(w) for w in (args.workers or ("1,2" if args.quick else "1,2,4")).split(",")]
     print("# deconflict scale benchmark")
     print(
         f"# python {sys.version.split()[0]}, cores: {os.cpu_count()}; load generator: "
