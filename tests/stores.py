@@ -56,3 +56,21 @@ def drop_postgres_databases() -> None:
         for name in _made:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _made.clear()
+
+
+NATS_URL = os.environ.get("DECONFLICT_TEST_NATS", "nats://127.0.0.1:4222")
+"""A NATS server with JetStream for the bus tests."""
+
+
+def nats_or_skip() -> None:
+    """Skip when NATS (with JetStream) cannot be reached, except under CI, where that is a
+    failure."""
+    from deconflict.errors import DeconflictError
+    from deconflict.service.bus import check_bus
+
+    try:
+        check_bus(NATS_URL, timeout_s=3.0)
+    except DeconflictError as exc:
+        if in_ci():
+            raise RuntimeError(f"CI=true but NATS at {NATS_URL} is unreachable: {exc}") from exc
+        pytest.skip(f"NATS at {NATS_URL} is unreachable")

@@ -53,6 +53,20 @@ def create_app(svc: Service, *, workers: bool = True, listeners: bool = True) ->
         )
         if workers and svc.log_signer is not None:
             threads.append(Checkpointer(svc, svc.log_signer, svc.settings.checkpoint_interval_s))
+        bus = None
+        if workers and svc.settings.bus_url:
+            from deconflict.service.bus import NatsBus, Relay
+
+            bus = NatsBus(svc.settings.bus_url, svc.settings.log_origin)
+            woken = [t for t in threads if isinstance(t, Follower | Deliverer)]
+
+            def wake() -> None:
+                for t in woken:
+                    t.poke()
+
+            bus.start(on_wake=wake)
+            svc.bus = bus
+            threads.append(Relay(svc, bus))
         for t in threads:
             t.start()
         sources = Sources(svc) if workers and listeners else None
@@ -67,6 +81,9 @@ def create_app(svc: Service, *, workers: bool = True, listeners: bool = True) ->
                 await sources.stop()
             for t in threads:
                 t.stop()
+            if bus is not None:
+                svc.bus = None
+                bus.stop()
 
     app = FastAPI(
         title="deconflict",

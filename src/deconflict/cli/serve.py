@@ -56,6 +56,14 @@ Workers = Annotated[
         "(docs/scale.md).",
     ),
 ]
+Bus = Annotated[
+    str | None,
+    typer.Option(
+        "--bus",
+        help="NATS server (nats://host:port, with JetStream) for wake-ups between processes "
+        "and the feeds of positions and alerts (docs/scale.md); overrides bus_url.",
+    ),
+]
 Fd = Annotated[
     int | None,
     typer.Option("--fd", hidden=True, help="Listening socket from the supervisor (internal)."),
@@ -68,6 +76,15 @@ def _log_key_path(db: str, log_key: Path | None) -> Path:
     if "://" in db:
         raise InvalidRequest("--log-key is needed with a database URL (no file to put it beside).")
     return Path(db + ".log-key")
+
+
+def _with_bus(settings: Settings, url: str) -> Settings:
+    import dataclasses
+
+    try:
+        return dataclasses.replace(settings, bus_url=url)
+    except ValueError as exc:
+        raise InvalidRequest(f"--bus: {exc}.") from None
 
 
 def _settings(config: Path | None) -> Settings:
@@ -120,12 +137,19 @@ def register(app: typer.Typer) -> None:
         config: Config = None,
         log_key: LogKey = None,
         workers: Workers = 1,
+        bus: Bus = None,
         fd: Fd = None,
         debug: Debug = False,
     ) -> None:
         """Start the service on a store (created and migrated as needed)."""
         with reporting(debug=debug):
             settings = _settings(config)  # a bad file is refused before the store is touched
+            if bus is not None:
+                settings = _with_bus(settings, bus)
+            if settings.bus_url:
+                from deconflict.service.bus import check_bus
+
+                check_bus(settings.bus_url)
             svc = _open(db, settings, log_key)
             assert svc.log_signer is not None
             if fd is None:
@@ -141,7 +165,7 @@ def register(app: typer.Typer) -> None:
                 svc.close()  # the supervisor holds no connection; each worker opens its own
                 key = _log_key_path(db, log_key)
                 with reporting(debug=debug):
-                    supervise(db, host, port, config, key, workers)
+                    supervise(db, host, port, config, key, workers, bus)
                 return
             run(svc, host, port, fd)
         finally:
@@ -189,7 +213,13 @@ def register(app: typer.Typer) -> None:
 
 
 def supervise(
-    db: str, host: str, port: int, config: Path | None, log_key: Path, workers: int
+    db: str,
+    host: str,
+    port: int,
+    config: Path | None,
+    log_key: Path,
+    workers: int,
+    bus: str | None = None,
 ) -> None:
     """Run `workers` service processes on one listening socket and one store: each is
     `deconflict serve --fd`; one that dies is started again (at most once a second);
@@ -205,6 +235,8 @@ def supervise(
     args = [sys.executable, "-m", "deconflict", "serve", "--db", db, "--log-key", str(log_key)]
     if config is not None:
         args += ["--config", str(config)]
+    if bus is not None:
+        args += ["--bus", bus]
     args += ["--fd", str(fd)]
     stopping = False
 

@@ -27,6 +27,7 @@ from deconflict.store.log import LogHead
 from deconflict.store.repository import DeclarationRow, Repository
 
 if TYPE_CHECKING:
+    from deconflict.service.bus import NatsBus
     from deconflict.service.live import LiveMonitor
 
 log = logging.getLogger("deconflict.service")
@@ -70,6 +71,13 @@ class Settings:
     mqtt_url: str = ""
     """MQTT broker to take OwnTracks positions from (`mqtt://host:port`); empty: off. See
     docs/positions.md, "Over MQTT", for the topics and how a message proves its party."""
+    follow_interval_s: float = 0.2
+    """How often a process polls the store for other processes' writes (events,
+    declaration changes), seconds; with a bus it is woken at once as well."""
+    bus_url: str = ""
+    """NATS server of the deployment's bus (`nats://host:port`, docs/scale.md "The bus"):
+    wake-ups between service processes and the durable feeds of positions and alerts;
+    empty: off (`serve --bus` sets it too)."""
     cot_host: str = "127.0.0.1"
     """Address the CoT listeners bind to."""
     cot_tcp_port: int = 0
@@ -94,12 +102,17 @@ class Settings:
             port = getattr(self, name)
             if isinstance(port, int) and not isinstance(port, bool) and not 0 <= port <= 65535:
                 raise ValueError(f"{name} must be from 0 (off) to 65535, not {port!r}")
+        if self.bus_url and not self.bus_url.startswith(("nats://", "tls://")):
+            raise ValueError(f"bus_url must start with nats://, not {self.bus_url[:60]!r}")
         if self.mqtt_url and not self.mqtt_url.startswith("mqtt://"):
             raise ValueError(f"mqtt_url must start with mqtt://, not {self.mqtt_url[:60]!r}")
         if self.ui_tile_url:
             from deconflict.web.tiles import check_tile_url
 
             check_tile_url(self.ui_tile_url)
+        every = self.follow_interval_s
+        if isinstance(every, bool) or not isinstance(every, int | float) or not 0 < every <= 3600:
+            raise ValueError(f"follow_interval_s must be above 0 and at most 3600, not {every!r}")
         base = self.webhook_backoff_base_s
         if (
             isinstance(base, bool)
@@ -133,6 +146,8 @@ class Service:
         """The tactical monitor of live tracks, made on first use (service.live.live)."""
         self._seen_change = 0
         """The last of the store's `engine_changes` that the engine holds."""
+        self.bus: NatsBus | None = None
+        """The deployment's bus, when the app runs with one (service/bus.py)."""
 
         self._load()
 
@@ -198,6 +213,8 @@ class Service:
             # use case returns (still under db.lock): nothing else to follow up to here.
             self._seen_change = changed
         self.hub.publish()
+        if self.bus is not None:
+            self.bus.wake()
 
     @contextmanager
     def read(self) -> Iterator[Repository]:

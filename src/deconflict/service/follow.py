@@ -29,8 +29,8 @@ PRUNE_EVERY_S = 600.0
 class Follower(Periodic):
     name = "deconflict-follower"
 
-    def __init__(self, svc: Service, period_s: float = 0.2) -> None:
-        super().__init__(period_s)
+    def __init__(self, svc: Service, period_s: float | None = None) -> None:
+        super().__init__(svc.settings.follow_interval_s if period_s is None else period_s)
         self.svc = svc
         self._events = -1
         self._pruned = time.monotonic()

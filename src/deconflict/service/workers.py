@@ -19,6 +19,7 @@ class Periodic:
         self.period_s = period_s
         self._first_wait = first_wait
         self._stop = threading.Event()
+        self._poked = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._log = logging.getLogger(f"deconflict.{self.name}")
 
@@ -29,8 +30,13 @@ class Periodic:
     def start(self) -> None:
         self._thread.start()
 
+    def poke(self) -> None:
+        """Run the next round now rather than at the end of the period."""
+        self._poked.set()
+
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
+        self._poked.set()
         self._thread.join(timeout=timeout_s)
 
     def _run(self) -> None:
@@ -42,4 +48,5 @@ class Periodic:
                     continue
             except Exception:  # keep working; the error is in the log
                 self._log.exception("%s round failed", self.name)
-            self._stop.wait(self.period_s)
+            self._poked.wait(self.period_s)
+            self._poked.clear()
