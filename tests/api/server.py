@@ -130,6 +130,7 @@ class Server:
                     return self
             except httpx.TransportError:
                 time.sleep(0.1)
+        self.stop(signal.SIGKILL)  # leave no server behind
         raise RuntimeError(f"server did not start: {self.log()[-2000:]}")
 
     def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:

@@ -50,11 +50,13 @@ def pair(
     config = f'bus_url = "{NATS_URL}"\nlog_origin = "{origin}"\nfollow_interval_s = 30\n'
     a = Server(tmp_path_factory.mktemp("bus") / "deconflict.sqlite", store=store, config=config)
     a.start()
-    b = a.beside(".b", config=config).start()
     try:
-        yield a, b
+        b = a.beside(".b", config=config).start()
+        try:
+            yield a, b
+        finally:
+            b.close()
     finally:
-        b.close()
         a.close()
         asyncio.run(_delete_streams(origin))
 

@@ -48,11 +48,13 @@ def patrol(party: str, decl_id: str, lon: float, start: float = T0) -> dict[str,
 @pytest.fixture
 def pair(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     a = Server(tmp_path_factory.mktemp("pair") / "deconflict.sqlite", store=store).start()
-    b = a.beside(".b").start()
     try:
-        yield a, b
+        b = a.beside(".b").start()
+        try:
+            yield a, b
+        finally:
+            b.close()
     finally:
-        b.close()
         a.close()
 
 
