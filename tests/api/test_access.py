@@ -863,6 +863,27 @@ def ack_alert(w: World) -> None:
         assert refused_alike(real, p.post("/v1/alerts/nothing/acknowledge")) == 404
 
 
+ALPHA_UNIT = {"unit": "ALPHA-UNIT-SECRET", "lat": 30.98765, "lon": 30.56789}
+"""A unit of alpha's, 100 km from every other unit: in no alert of anyone's."""
+
+
+def read_tracks(w: World) -> None:
+    """Tracks: a party's own units, and another's only while an open alert involving it
+    names the unit; alpha's unit, in no alert, reaches nobody else (nor the observer
+    alpha named, nor the operator)."""
+    ok(w.alpha.post("/v1/positions", json=[{**ALPHA_UNIT, "time": time.time() - 5}]))
+    mine = ok(w.alpha.get("/v1/tracks"))["tracks"]
+    assert any(t["unit"] == "ALPHA-UNIT-SECRET" for t in mine), mine
+    for p in w.others() + [w.watch, w.operator]:
+        doc = ok(p.get("/v1/tracks"))
+        text = json.dumps(doc)
+        assert "ALPHA-UNIT-SECRET" not in text and "30.98765" not in text, (p.name, text[:400])
+        named = {u for a in ok(p.get("/v1/alerts"))["alerts"] for u in a["units"]}
+        for t in doc["tracks"]:
+            assert t["party"] == p.name or f"{t['party']}/{t['unit']}" in named, (p.name, t)
+    assert ok(w.operator.get("/v1/tracks"))["tracks"] == []
+
+
 M01 = midpoint(ROUTE[0], ROUTE[1])
 """On alpha-route's first leg, passed at T0 + 0.5 legs: far from what beta and delta see."""
 
@@ -1052,6 +1073,7 @@ TABLE: dict[tuple[str, str], Endpoint] = {
     ),
     ("GET", "/v1/osmand"): Endpoint(r("GET", "/v1/osmand?id=u&lat=30&lon=30"), osmand),
     ("POST", "/v1/osmand"): Endpoint(r("POST", "/v1/osmand?id=u&lat=30&lon=30"), osmand),
+    ("GET", "/v1/tracks"): Endpoint(r("GET", "/v1/tracks"), read_tracks),
     ("GET", "/v1/alerts"): Endpoint(r("GET", "/v1/alerts"), list_alerts),
     ("POST", "/v1/alerts/{alert_id}/acknowledge"): Endpoint(
         r("POST", "/v1/alerts/a0/acknowledge"), ack_alert

@@ -1,5 +1,6 @@
-"""/v1/positions, /v1/owntracks, /v1/osmand: position reports of the caller's units; and
-/v1/alerts: the live alerts that involve the caller (SPEC section 5, docs/live.md)."""
+"""/v1/positions, /v1/owntracks, /v1/osmand: position reports of the caller's units;
+/v1/tracks: the recent reports the caller may see; and /v1/alerts: the live alerts that
+involve the caller (SPEC section 5, docs/live.md)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from deconflict.ingest.positions.osmand import SPEED_UNITS
 from deconflict.service import Principal, Service
 from deconflict.service.auth import authenticate
 from deconflict.service.live import live, parse_batch
+from deconflict.service.tracks import tracks as read_tracks
 
 router = APIRouter(prefix="/v1", tags=["live"])
 Who = Annotated[Principal, Depends(caller)]
@@ -146,6 +148,29 @@ async def osmand_post(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Any:
     return await _osmand(request, svc, raw, authorization)
+
+
+TRACKS_DOC = (
+    "Reports of your own units, and of another party's unit only while an open alert that"
+    " involves you names it (from the alert's opening on), grouped by unit; at most the"
+    " last 10 minutes, 500 units, 120 reports per unit (docs/api.md)."
+)
+
+
+@router.get("/tracks", summary="Recent live tracks you may see", description=TRACKS_DOC)
+async def tracks(
+    svc: Svc,
+    who: Who,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="Reports accepted since then: epoch seconds or ISO 8601 with a zone;"
+            " default the last 10 minutes.",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    return await call(read_tracks, svc, who, since)
 
 
 @router.get("/alerts", summary="Open live alerts that involve you")
