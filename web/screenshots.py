@@ -69,7 +69,7 @@ def main() -> None:
                 with signed_in(b, s.url, us.token) as mp:
                     page = mp.page
                     mp.tab("alerts")
-                    t0 = time.time() - 4
+                    t0 = time.time() - 12
                     for k in range(3):
                         for party, unit, lat in ((us, "matv-1", 37.05), (ru, "patrol-1", 37.0527)):
                             report = {"unit": unit, "time": t0 + k, "lat": lat, "lon": 42.0}
@@ -79,6 +79,19 @@ def main() -> None:
                     row.get_by_role("button").click()
                     page.wait_for_timeout(800)
                     page.screenshot(path=str(OUT / "alert.png"))
+                    # Both units drive east at about 20 m/s: their tracks, as US-CJTF sees them.
+                    for k in range(3, 11):
+                        for party, unit, lat in ((us, "matv-1", 37.05), (ru, "patrol-1", 37.0527)):
+                            lon = 42.0 + 0.00025 * (k - 2)
+                            report = {"unit": unit, "time": t0 + k, "lat": lat, "lon": lon}
+                            party.post("/v1/positions", json=[report])
+                    mp.tab("tracks")
+                    row = page.locator('#panel-tracks tr[data-unit="RU-FORCES/patrol-1"]')
+                    expect(row).to_contain_text("in an alert with you")
+                    expect(row.locator("td").nth(5)).to_have_text("11")
+                    row.get_by_role("button").click()
+                    page.wait_for_timeout(1200)
+                    page.screenshot(path=str(OUT / "tracks.png"))
                 with signed_in(b, s.url, us.token, viewport={"width": 820, "height": 1180}) as mp:
                     mp.page.wait_for_timeout(800)
                     mp.page.screenshot(path=str(OUT / "tablet.png"))

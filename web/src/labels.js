@@ -1,6 +1,7 @@
 // Place names drawn on a canvas over the map, with the system font: no glyph request ever
 // leaves the machine, and the canvas is composited into exported screenshots. Larger
-// places win where labels would overlap.
+// places win where labels would overlap. Labels of live units (`units`, set by the
+// tracks layer) are drawn first and win over place names.
 
 const MIN_RANK = [[4, 1e6], [5, 3e5], [6, 1e5], [7, 3e4], [8, 1e4], [99, 0]];
 
@@ -11,6 +12,8 @@ export class PlaceLabels {
     this.places = [];
     this.pending = false;
     this.shown = [];
+    /** () => [{text, at: [lon, lat], own}]: unit labels to draw above the places. */
+    this.units = () => [];
     map.on("render", () => this.schedule());
     map.on("resize", () => this.schedule());
   }
@@ -42,10 +45,24 @@ export class PlaceLabels {
     const minRank = MIN_RANK.find(([zz]) => z < zz)[1];
     const b = map.getBounds();
     const [west, south, east, north] = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
-    ctx.font = "12px system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif";
     ctx.textBaseline = "middle";
     const placed = [];
     this.shown = [];
+    ctx.font = "600 12px system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif";
+    for (const u of this.units()) {
+      const [lon, lat] = u.at;
+      if (lat < south || lat > north || lon < west || lon > east) continue;
+      const p = map.project(u.at);
+      const tw = ctx.measureText(u.text).width;
+      const r = { x0: p.x + 6, y0: p.y - 18, x1: p.x + 12 + tw, y1: p.y - 2 };
+      if (placed.some((q) => r.x0 < q.x1 && r.x1 > q.x0 && r.y0 < q.y1 && r.y1 > q.y0)) continue;
+      placed.push(r);
+      ctx.lineWidth = 3; ctx.strokeStyle = "rgba(255,255,255,0.95)";
+      ctx.strokeText(u.text, p.x + 8, p.y - 10);
+      ctx.fillStyle = u.own ? "#1864ab" : "#a63c0a";
+      ctx.fillText(u.text, p.x + 8, p.y - 10);
+    }
+    ctx.font = "12px system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif";
     for (const [name, lon, lat, rank] of this.places) {
       if (rank < minRank) break;
       if (lat < south || lat > north || lon < west || lon > east) continue;

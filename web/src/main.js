@@ -13,10 +13,12 @@ import { announce, bounds, fromLocalInput, h, toLocalInput, utc } from "./util.j
 import { renderConflicts, renderPlans } from "./ui/plans.js";
 import { renderInbox, tick } from "./ui/inbox.js";
 import { renderAlerts } from "./ui/alerts.js";
+import { renderTracks } from "./ui/tracks.js";
+import { tracks as tracksLayer } from "./layers/tracks.js";
 import { Draft } from "./ui/draft.js";
 
 const $ = (id) => document.getElementById(id);
-let map = null, labels = null, stream = null, draft = null, playing = null, reloadTimer = null;
+let map = null, labels = null, stream = null, draft = null, playing = null, reloadTimer = null, tracksTimer = null;
 const view = {
   ready: false,
   project: (lonLat) => { const p = map.project(lonLat); return [p.x, p.y]; },
@@ -89,12 +91,14 @@ async function makeMap() {
   await new Promise((resolve) => map.once("load", resolve));
   for (const layer of LAYERS) layer.add(map);
   labels = new PlaceLabels(map, $("labels"));
+  labels.units = () => (map.getLayoutProperty("track-last", "visibility") === "none" ? [] : tracksLayer.shown);
   await labels.load();
   const toggles = $("layer-toggles");
   for (const layer of LAYERS) {
     const box = h("input", { type: "checkbox", id: `layer-${layer.id}`, checked: true });
     box.addEventListener("change", () => {
       for (const id of layer.layerIds) map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
+      layer.time(map, state.time.t);
     });
     toggles.append(h("label", { class: "check" }, box, ` ${layer.title}`));
   }
@@ -169,8 +173,15 @@ function selectAlert(id) {
   $("alert-detail")?.focus();
 }
 
+function showUnit(tr) {
+  const last = tr.reports[tr.reports.length - 1];
+  map.flyTo({ center: [last.lon, last.lat], zoom: Math.max(map.getZoom(), 12), duration: 400 });
+  setTime(last.t, true);
+  announce(`Unit ${tr.party}/${tr.unit}: last report at ${utc(last.t)}.`);
+}
+
 const actions = {
-  showDecl, showConflict, selectAlert,
+  showDecl, showConflict, selectAlert, showUnit,
   reload: () => loadAll(),
   alertsChanged: () => { renderAlerts($("panel-alerts"), actions); counts(); redrawLayers(); },
   draftChanged: () => redrawLayers(),
@@ -180,7 +191,7 @@ const actions = {
 
 // -- tabs --------------------------------------------------------------------------------
 
-const TABS = ["plans", "conflicts", "inbox", "alerts", "draft"];
+const TABS = ["plans", "conflicts", "inbox", "alerts", "tracks", "draft"];
 function selectTab(name, focus = false) {
   for (const t of TABS) {
     const on = t === name;
@@ -205,6 +216,7 @@ function counts() {
   const n = (id, v) => { $(id).textContent = v ? `(${v})` : ""; };
   n("n-conflicts", state.conflicts.length);
   n("n-inbox", state.inbox.clearance.length + state.inbox.messages.length + state.inbox.incidents.length);
+  n("n-tracks", state.tracks.length);
   n("n-alerts", [...state.alerts.values()].filter((a) => a.open !== false && a.event !== "close").length);
 }
 
@@ -261,6 +273,40 @@ async function loadAll() {
   document.body.dataset.loaded = String(view.loaded);
 }
 
+// Live tracks: read again on every alert event (an alert may show another party's unit, or
+// stop showing it) and every TRACKS_EVERY_MS while the tab is visible; positions are not
+// events of the stream (one per report would flood it), so the page polls for them.
+const TRACKS_EVERY_MS = 5000;
+let tracksBusy = false, tracksAgain = false;
+
+async function loadTracks() {
+  if (!state.me) return;
+  if (tracksBusy) { tracksAgain = true; return; }
+  tracksBusy = true;
+  try {
+    const doc = await get("/v1/tracks");
+    state.tracks = doc.tracks.map((tr) => ({ ...tr, reports: tr.reports.map((r) => ({ ...r, t: Date.parse(r.time) })) }));
+    renderTracks($("panel-tracks"), actions);
+    counts();
+    if (map) tracksLayer.update(map, state);
+    view.tracksLoaded = (view.tracksLoaded || 0) + 1;
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 0) announce(e.message);
+  } finally {
+    tracksBusy = false;
+    if (tracksAgain) { tracksAgain = false; loadTracks(); }
+  }
+}
+
+function pollTracks() {
+  clearTimeout(tracksTimer);
+  tracksTimer = setTimeout(async () => {
+    if (document.visibilityState === "visible") await loadTracks();
+    pollTracks();
+  }, TRACKS_EVERY_MS);
+}
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && state.me) loadTracks(); });
+
 function scheduleReload() {
   clearTimeout(reloadTimer);
   reloadTimer = setTimeout(() => loadAll().catch((e) => announce(e.message)), 250);
@@ -293,6 +339,7 @@ function onEvent(type, payload) {
     announce(`Alert ${a.event}: ${a.type.replace("_", " ")}, ${a.units.join(" and ")}.`);
     actions.alertsChanged();
     get("/v1/alerts").then((doc) => { for (const x of doc.alerts) state.alerts.set(x.alert, { ...state.alerts.get(x.alert), ...x }); actions.alertsChanged(); }).catch(() => {});
+    loadTracks();
   } else if (type === "alert.acknowledged") {
     const a = state.alerts.get(payload.alert);
     if (a) { a.acknowledged_by = { ...a.acknowledged_by, [payload.by]: new Date().toISOString() }; }
@@ -310,6 +357,7 @@ function renderAll() {
   renderConflicts($("panel-conflicts"), actions);
   renderInbox($("panel-inbox"), actions);
   renderAlerts($("panel-alerts"), actions);
+  renderTracks($("panel-tracks"), actions);
   counts();
   redrawLayers();
 }
@@ -416,6 +464,8 @@ async function start() {
   let b = null;
   for (const d of state.decls.values()) for (const f of d.features) b = bounds(f.geometry.coordinates, b);
   if (b) map.fitBounds(b, { padding: 40, maxZoom: 12, duration: 0 });
+  loadTracks(); // not awaited: the page is ready without it, the table fills when it comes
+  pollTracks();
   stream = new Stream(last, onEvent, linkState).start();
   view.ready = true;
   document.body.dataset.ready = "1";

@@ -14,6 +14,8 @@ export const state = {
   draft: { features: [], result: null },
   time: { from: 0, to: 0, t: 0 },
   selectedAlert: null,
+  /** GET /v1/tracks: [{party, unit, reports: [{t (ms), time, lat, lon, ...}]}], yours first. */
+  tracks: [],
 };
 
 export const keyOf = (party, id) => `${party}/${id}`;

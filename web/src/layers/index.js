@@ -9,8 +9,9 @@ import { declarations } from "./declarations.js";
 import { conflicts } from "./conflicts.js";
 import { alerts } from "./alerts.js";
 import { draft } from "./draft.js";
+import { tracks } from "./tracks.js";
 
-export const LAYERS = [declarations, conflicts, alerts, draft];
+export const LAYERS = [declarations, conflicts, tracks, alerts, draft];
 
 export function timeOpacity(t, inForce = 1, outside = 0.3) {
   return ["case", ["all", ["<=", ["get", "t0"], t], [">=", ["get", "t1"], t]], inForce, outside];
