@@ -77,6 +77,21 @@ def split_unit(name: str) -> tuple[str, str]:
     return party, unit
 
 
+class _Times:
+    """format_time for many report times: the text of each whole second is made once
+    (format_time was most of an answer's cost: 24,000 reports, 0.3 s)."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[int, str] = {}
+
+    def __call__(self, time_s: float) -> str:
+        seconds, fraction = divmod(round(time_s * 1000), 1000)
+        text = self._seconds.get(seconds)
+        if text is None:
+            text = self._seconds[seconds] = format_time(float(seconds))[:-1]
+        return f"{text}.{fraction:03d}Z" if fraction else f"{text}Z"
+
+
 def _wire(r: dict[str, Any], own: bool) -> tuple[float, dict[str, Any]]:
     """(time, the report as shown); the time is formatted once the track is cut."""
     return float(r["time"]), {
@@ -164,13 +179,14 @@ def tracks(svc: Service, who: Principal, since: str | None = None) -> dict[str, 
                 del track.reports[:-MAX_REPORTS]
                 track.full = True
     result = []
+    iso = _Times()
     for track in found.values():
         if not track.reports:
             continue
         by_time = dict(track.reports)  # one report per time (a duplicate adds nothing)
         reports = []
         for time_s in sorted(by_time)[-MAX_REPORTS:]:
-            reports.append({**by_time[time_s], "time": format_time(time_s)})
+            reports.append({**by_time[time_s], "time": iso(time_s)})
         result.append({"party": track.party, "unit": track.unit, "reports": reports})
     result.sort(key=lambda x: (x["party"] != who.party, x["party"], x["unit"]))
     out["tracks"] = result
