@@ -74,3 +74,31 @@ def nats_or_skip() -> None:
         if in_ci():
             raise RuntimeError(f"CI=true but NATS at {NATS_URL} is unreachable: {exc}") from exc
         pytest.skip(f"NATS at {NATS_URL} is unreachable")
+
+
+def delete_streams(origin: str) -> None:
+    """Delete the bus's feeds of a deployment with log origin `origin` (service/bus.py)."""
+    import asyncio
+
+    from deconflict.service.bus import streams_of
+
+    streams = streams_of(origin).values()
+
+    async def delete() -> None:
+        import nats
+
+        nc = await nats.connect(NATS_URL, max_reconnect_attempts=0, allow_reconnect=False)
+        try:
+            js = nc.jetstream()
+            for stream in streams:
+                try:
+                    await js.delete_stream(stream)
+                except Exception:  # never made, or gone already
+                    pass
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.run(delete())
+    except Exception:  # NATS away: nothing to clean
+        pass

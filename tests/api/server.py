@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from deconflict.scenarios import party_kinds, scenario_path, shifted
 from deconflict.service import Service
 from deconflict.service import parties as party_service
 from deconflict.store.database import Database
-from stores import fresh_postgres
+from stores import NATS_URL, delete_streams, fresh_postgres, nats_or_skip
 
 
 def _NullPool() -> Any:
@@ -68,6 +69,8 @@ class Server:
     store_url: str = ""
     args: tuple[str, ...] = ()
     """More arguments of `deconflict serve` (e.g. `--workers 2`)."""
+    origin: str = ""
+    """The log origin this server was given (PostgreSQL with the bus), if any."""
     tag: str = ""
     """Told apart in file names (".b"): a second server on one store logs to `<db><tag>.log`."""
     port: int = field(default_factory=free_port)
@@ -110,9 +113,10 @@ class Server:
             str(self.port),
             *self.args,
         ]
-        if self.config is not None:
-            path = self.db.with_suffix(".toml")
-            path.write_text(self.config)
+        config = self._with_bus(self.config)
+        if config is not None:
+            path = self.db.with_suffix(f"{self.tag}.toml")
+            path.write_text(config)
             args += ["--config", str(path)]
         with open(self.log_path, "ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
@@ -166,6 +170,7 @@ class Server:
             store=self.store,
             store_url=self.db_arg,
             operator_token=self.operator_token,
+            origin=self.origin,
             tag=tag,
             **kw,
         )
@@ -196,10 +201,26 @@ class Server:
         token = r.json()["token"]
         return Party(name, token, self.client(token))
 
+    def _with_bus(self, config: str | None) -> str | None:
+        """On PostgreSQL the service runs with the NATS bus (the suite covers both stores
+        and both ways of following the store: polling alone, and the bus), under a log
+        origin of its own so its feeds are its own."""
+        if self.store != "postgresql" or (config is not None and "bus_url" in config):
+            return config
+        nats_or_skip()
+        extra = f'bus_url = "{NATS_URL}"\n'
+        if config is None or "log_origin" not in config:
+            if not self.origin:
+                self.origin = f"test-{uuid.uuid4().hex[:12]}"
+            extra += f'log_origin = "{self.origin}"\n'
+        return extra + (config or "")
+
     def close(self) -> None:
         for c in self.clients:
             c.close()
         self.stop()
+        if self.origin and self.tag == "":
+            delete_streams(self.origin)
 
 
 def scenario_plans(name: str, start_s: float) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:

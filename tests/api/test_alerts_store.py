@@ -168,9 +168,7 @@ def test_two_service_processes_on_one_store_answer_for_the_same_alerts(world: Wo
     w = world
     _, ids = raise_two_proximity_alerts(w)
     first = w.server
-    second = Server(
-        first.db, store=first.store, store_url=first.store_url, operator_token=first.operator_token
-    ).start()
+    second = first.beside(".b").start()
     try:
         alpha2 = Party("alpha", w.alpha.token, second.client(w.alpha.token))
         beta2 = Party("beta", w.beta.token, second.client(w.beta.token))

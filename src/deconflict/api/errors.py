@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deconflict.errors import DeconflictError
@@ -74,6 +75,27 @@ def install(app: FastAPI) -> None:
             message = sentence(exc.detail)
         return JSONResponse(
             error_body(code, message), exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _store_gone(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away (a restart, the network) or stayed locked too long: the
+        # transaction was rolled back, so the caller may simply try again.
+        log.warning(
+            "store unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(getattr(exc, "orig", exc)).__name__,
+        )
+        return JSONResponse(
+            error_body(
+                "store_unavailable",
+                "The store cannot be reached right now and nothing was changed; try again "
+                "in a few seconds.",
+            ),
+            503,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(Exception)

@@ -51,6 +51,12 @@ def subject_token(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name) or "_"
 
 
+def streams_of(origin: str) -> dict[str, str]:
+    """The JetStream stream of each feed of the deployment with log origin `origin`."""
+    stem = subject_token(origin).upper().replace("-", "_")
+    return {feed: f"DECONFLICT_{stem}_{feed.upper()}" for feed in ("positions", "alerts")}
+
+
 class BusUnavailable(DeconflictError):
     """The NATS server of --bus cannot be reached."""
 
@@ -96,11 +102,7 @@ class NatsBus:
         self.url = url
         self.origin = subject_token(origin)
         self.prefix = f"deconflict.{self.origin}"
-        stem = self.origin.upper().replace("-", "_")
-        self.streams = {
-            "positions": f"DECONFLICT_{stem}_POSITIONS",
-            "alerts": f"DECONFLICT_{stem}_ALERTS",
-        }
+        self.streams = streams_of(origin)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="deconflict-bus")
         self._thread.daemon = True
