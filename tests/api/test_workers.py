@@ -47,7 +47,8 @@ def patrol(party: str, decl_id: str, lon: float, start: float = T0) -> dict[str,
 
 @pytest.fixture
 def pair(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    a = Server(tmp_path_factory.mktemp("pair") / "deconflict.sqlite", store=store).start()
+    path = tmp_path_factory.mktemp("pair") / "deconflict.sqlite"
+    a = Server(path, store=store).start()
     try:
         b = a.beside(".b").start()
         try:
@@ -226,7 +227,9 @@ def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Se
     still = _wait_alerts(alpha2, 1)
     assert [x["alert"] for x in still] == [first], still
     # Apart by 5 km: the alert closes after the hysteresis (30 s of report time; reports
-    # from the future are dropped, so this takes that long), nothing else opens.
+    # from the future are dropped, so this takes that long), nothing else opens. (With a
+    # hysteresis shorter than the lease's lapse, the new holder closes the adopted alert
+    # before its fresh monitor finds the pair again, and opens a second: a known defect.)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         _positions_close(alpha2, beta2, time.time() - 1.0, apart_m=5000.0)

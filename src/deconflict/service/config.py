@@ -11,13 +11,19 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from deconflict.engine.monitor import MonitorSettings
 from deconflict.errors import InvalidRequest
 from deconflict.ingest.limits import Limits
 from deconflict.model.clearance import NoticePolicy
 from deconflict.model.policy import Policy
 from deconflict.service.core import Settings
 
-SECTIONS: dict[str, type] = {"policy": Policy, "notice": NoticePolicy, "limits": Limits}
+SECTIONS: dict[str, type] = {
+    "policy": Policy,
+    "notice": NoticePolicy,
+    "limits": Limits,
+    "monitor": MonitorSettings,
+}
 """TOML tables and the settings object each one fills; plain keys go to `Settings`."""
 
 MAY_BE_ZERO = frozenset({"max_webhooks", "message_ack_min_s", "cot_tcp_port", "cot_udp_port"})
@@ -60,8 +66,20 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
         raise InvalidRequest(f"{where}: {exc}.") from None
 
 
+def _check_monitor(m: MonitorSettings, where: str) -> None:
+    """Every [monitor] number is above 0 (cell_speed_mps may be 0: classes decide)."""
+    for field in dataclasses.fields(MonitorSettings):
+        value = getattr(m, field.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if value < 0 or (value == 0 and field.name != "cell_speed_mps"):
+            least = "0 or more" if field.name == "cell_speed_mps" else "above 0"
+            raise InvalidRequest(f"{where} [monitor]: {field.name} must be {least}, not {value!r}.")
+
+
 def _check_settings(s: Settings, where: str) -> None:
     """Ranges of the plain settings (the tables check their own)."""
+    _check_monitor(s.monitor, where)
     hints = typing.get_type_hints(Settings)
     for field in dataclasses.fields(Settings):
         if hints[field.name] not in (int, float):

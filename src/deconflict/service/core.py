@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from deconflict.engine import Engine
+from deconflict.engine.monitor import MonitorSettings
 from deconflict.ingest import parse_declarations
 from deconflict.ingest.limits import DEFAULT_LIMITS, Limits
 from deconflict.model.clearance import DEFAULT_POLICY, NoticePolicy
@@ -43,6 +44,8 @@ class Settings:
     """Minimum notice and answer deadlines (SPEC section 4)."""
     limits: Limits = DEFAULT_LIMITS
     """Bounds on declarations and pages."""
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    """The live monitor's tuning (docs/live.md, "Settings"): hysteresis, look-ahead..."""
     max_body_bytes: int = 4 * 1024 * 1024
     """Largest request body the API reads, bytes."""
     message_max_chars: int = 4000

@@ -229,7 +229,7 @@ class LiveMonitor:
 
     def __init__(self, svc: Service, settings: MonitorSettings | None = None) -> None:
         self.svc = svc
-        self.settings = settings or MonitorSettings()
+        self.settings = settings or svc.settings.monitor
         self._monitor: Monitor | None = None
         self._fingerprint: tuple[tuple[str, str, int, str], ...] | None = None
         self._change = -1
