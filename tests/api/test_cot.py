@@ -103,7 +103,7 @@ def closed_by_server(s: socket.socket, timeout_s: float = 10.0) -> bool:
     return True
 
 
-def log_says(w: World, words: str, timeout_s: float = 5.0) -> bool:
+def log_says(w: World, words: str, timeout_s: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if words in w.server.log():
