@@ -228,8 +228,10 @@ def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Se
     assert [x["alert"] for x in still] == [first], still
     # Apart by 5 km: the alert closes after the hysteresis (30 s of report time; reports
     # from the future are dropped, so this takes that long), nothing else opens. (With a
-    # hysteresis shorter than the lease's lapse, the new holder closes the adopted alert
-    # before its fresh monitor finds the pair again, and opens a second: a known defect.)
+    # hysteresis shorter than the lease's lapse, 5 s, the new holder's monitor finds the
+    # pair again from the queued batches, then, as the units were silent during the lapse
+    # for longer than the hysteresis, closes it, and opens a second alert at their next
+    # reports: seen with hysteresis_s = 3.)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         _positions_close(alpha2, beta2, time.time() - 1.0, apart_m=5000.0)
