@@ -357,7 +357,7 @@ def run_config(
             before = pg_cpu(target)
             try:
                 r = http_bench.phase(
-                    args.procs, name, server, mode, store, args.clients, args.seconds
+                    args.procs, name, server, mode, store, args.clients, args.seconds, args.rate
                 )
             except RuntimeError as exc:
                 rows.append(Row(backend.name, workers, name, None, str(exc)[:200]))
@@ -560,6 +560,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
     ap.add_argument("--batch", type=int, default=50, help="reports per position batch (50)")
     ap.add_argument("--procs", type=int, default=1, help="load-generator processes (1)")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: requests per second per client on a fixed schedule, latency from "
+        "the scheduled moment (default: closed loop)",
+    )
     ap.add_argument("--movements", type=int, help="part 2: stored (100,000; quick 10,000)")
     ap.add_argument("--probes", type=int, help="part 2: probes (200; quick 30)")
     ap.add_argument("--skip-postgis", action="store_true", help="no part 2")
