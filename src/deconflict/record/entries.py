@@ -86,14 +86,17 @@ _string = json.encoder.encode_basestring  # a JSON string as canonical_json writ
 
 def fast_canonical(value: JSONValue) -> bytes:
     """`canonical_json(value)`, byte for byte, in a fraction of the time for the values
-    entries hold: when every number is a safe integer or a float that Python and RFC 8785
-    spell alike, and every object key is ASCII (so code-point and UTF-16 orders agree),
-    the standard encoder writes exactly the canonical form. Anything else (other floats,
-    big integers, non-ASCII keys, other types, lone surrogates) goes to `canonical_json`,
-    which encodes or refuses it."""
-    if _plain(value, 0):
+    entries hold: when every number is a safe integer or a float whose canonical spelling
+    Python's repr gives (non-integral magnitudes in [1e-4, 1e16)) or that is integral (then
+    spelt as the integer: 35.0 is `35`, as RFC 8785 writes it), and every object key is
+    ASCII (so code-point and UTF-16 orders agree), the standard encoder writes exactly the
+    canonical form of a copy with the integral floats made integers. Anything else (other
+    floats, big integers, non-ASCII keys, other types, lone surrogates) goes to
+    `canonical_json`, which encodes or refuses it."""
+    ready = value if _plain(value, 0) else _ready(value, 0)
+    if ready is not _SLOW:
         try:
-            return _dumps(value).encode("utf-8")
+            return _dumps(ready).encode("utf-8")
         except UnicodeEncodeError:
             pass  # a lone surrogate: canonical_json says so
     return canonical_json(value)
@@ -133,6 +136,62 @@ def _plain(value: object, depth: int) -> bool:
         a = abs(value)
         return 1e-4 <= a < 1e16 and not a.is_integer()
     return False
+
+
+_SLOW = object()
+"""`_ready`'s answer for a value the standard encoder would not write canonically."""
+
+
+def _number(v: float) -> object:
+    """A float as the standard encoder may write it canonically, or _SLOW."""
+    a = abs(v)
+    if 1e-4 <= a < 1e16:
+        return int(v) if a.is_integer() else v
+    return 0 if a == 0.0 else _SLOW
+
+
+def _ready(value: object, depth: int) -> object:
+    """`value` for the standard encoder (see fast_canonical), or _SLOW. Exact types only:
+    a subclass (a bool is an int, an enum a str) may encode otherwise. Scalars inside
+    containers are handled in the loop, without a call each."""
+    t = type(value)
+    if t is dict:
+        if depth >= MAX_DEPTH:
+            return _SLOW
+        out: dict[str, object] = {}
+        for k, v in value.items():  # type: ignore[attr-defined]
+            if type(k) is not str or not k.isascii():
+                return _SLOW
+            tv = type(v)
+            if tv is str or v is None or tv is bool:
+                out[k] = v
+            else:
+                found = _number(v) if tv is float else _ready(v, depth + 1)
+                if found is _SLOW:
+                    return _SLOW
+                out[k] = found
+        return out
+    if t is list or t is tuple:
+        if depth >= MAX_DEPTH:
+            return _SLOW
+        items: list[object] = []
+        for v in value:  # type: ignore[attr-defined]
+            tv = type(v)
+            if tv is str or v is None or tv is bool:
+                items.append(v)
+            else:
+                found = _number(v) if tv is float else _ready(v, depth + 1)
+                if found is _SLOW:
+                    return _SLOW
+                items.append(found)
+        return items
+    if t is str or t is bool or value is None:
+        return value
+    if t is int:
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else _SLOW  # type: ignore[operator]
+    if t is float:
+        return _number(value)  # type: ignore[arg-type]
+    return _SLOW
 
 
 @lru_cache(maxsize=4096)
@@ -185,13 +244,14 @@ def _entry_bytes(entry: dict[str, JSONValue]) -> bytes:
     only `data` needs the general encoder (the rest are hex, ASCII names, the time and
     the index). Anything unusual goes through `fast_canonical`."""
     data, commits, by, type_ = entry["data"], entry["commit"], entry["by"], entry["type"]
+    ready = data if _plain(data, 1) else _ready(data, 1)
     if not (
         type(by) is str
         and type(type_) is str
         and type(entry["index"]) is int
         and type(commits) is dict
         and all(k.isascii() for k in commits)
-        and _plain(data, 1)
+        and ready is not _SLOW
     ):
         return fast_canonical(entry)
     parts = [
@@ -202,7 +262,7 @@ def _entry_bytes(entry: dict[str, JSONValue]) -> bytes:
         ',"commit":',
         _dumps(commits),
         ',"data":',
-        _dumps(data),
+        _dumps(ready),
         ',"index":',
         str(entry["index"]),
         ',"prev":"',

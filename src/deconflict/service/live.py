@@ -385,7 +385,7 @@ class LiveMonitor:
             if reports:
                 seq = queue.enqueue(repo.conn, who.party, now, [report_json(r) for r in reports])
             if self._hold(repo, now):
-                mine = self._drain(repo, now, seq)
+                mine = self._drain(repo, now, seq, reports)
             if self._monitor is not None:
                 counters = dict(self._monitor.counters)
         return {
@@ -419,9 +419,15 @@ class LiveMonitor:
         self._cursor = lease.cursor
         return lease.owned
 
-    def _drain(self, repo: Repository, now: float, mine: int | None = None) -> list[Alert]:
+    def _drain(
+        self,
+        repo: Repository,
+        now: float,
+        mine: int | None = None,
+        mine_reports: Sequence[PositionReport] = (),
+    ) -> list[Alert]:
         """Apply every queued batch after the cursor, in order; the alerts of batch
-        `mine`."""
+        `mine` (whose reports, `mine_reports`, need not be read back from the queue)."""
         sent = self._send(repo, self._refresh(repo), now)
         out = sent if mine is None else []
         cursor = self._cursor
@@ -430,7 +436,10 @@ class LiveMonitor:
             if not batches:
                 break
             for b in batches:
-                reports = [_queued(r, b.party, self.svc) for r in b.reports]
+                if b.seq == mine and mine_reports:
+                    reports = list(mine_reports)
+                else:
+                    reports = [_queued(r, b.party, self.svc) for r in b.reports]
                 found = self._send(repo, self._feed(reports, now), now)
                 if b.seq == mine:
                     out = found
