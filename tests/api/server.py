@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -215,12 +216,57 @@ class Server:
             extra += f'log_origin = "{self.origin}"\n'
         return extra + (config or "")
 
+    def verify_record(self) -> dict[str, Any]:
+        """`deconflict log verify --json` on this server's store (stop it first); asserts
+        the record verifies and returns the report."""
+        out = subprocess.run(
+            [
+                *(sys.executable, "-m", "deconflict", "log", "verify", "--json"),
+                *("--db", self.db_arg, "--log-key", str(self.log_key)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        report = dict(json.loads(out.stdout))
+        assert report["ok"] is True, report
+        return report
+
     def close(self) -> None:
         for c in self.clients:
             c.close()
         self.stop()
         if self.origin and self.tag == "":
             delete_streams(self.origin)
+
+
+class Listener:
+    """A party's event stream read on a thread until an event of type `until` arrives;
+    `heard` holds the events in order."""
+
+    def __init__(self, p: Party, until: str, timeout_s: float = 10.0) -> None:
+        self.heard: list[dict[str, Any]] = []
+        self.ready = threading.Event()
+        self._p, self._until, self._timeout_s = p, until, timeout_s
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+        assert self.ready.wait(timeout_s), "the event stream did not open"
+
+    def _listen(self) -> None:
+        with self._p.client.stream("GET", "/v1/events/stream", timeout=self._timeout_s) as r:
+            self.ready.set()
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    self.heard.append(json.loads(line[5:]))
+                    if self.got():
+                        return
+
+    def got(self) -> bool:
+        return any(e.get("type") == self._until for e in self.heard)
+
+    def join(self) -> None:
+        self._thread.join(self._timeout_s)
 
 
 def scenario_plans(name: str, start_s: float) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:

@@ -11,7 +11,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.server import Party, Server, free_port
+from api.server import Listener, Party, Server, free_port
 from stores import NATS_URL, nats_or_skip
 
 WAIT_S = 10.0
@@ -115,27 +114,13 @@ def test_a_write_through_one_process_wakes_the_others_stream(
     a, b = pair
     alpha = a.add_party("alpha", "force")
     beta = a.add_party("beta", "force")
-    heard: list[dict[str, Any]] = []
-    ready = threading.Event()
-
-    def listen() -> None:
-        with alpha.client.stream("GET", "/v1/events/stream", timeout=WAIT_S) as r:
-            ready.set()
-            for line in r.iter_lines():
-                if line.startswith("data:"):
-                    heard.append(json.loads(line[5:]))
-                    if any(e.get("type") == "message" for e in heard):
-                        return
-
-    t = threading.Thread(target=listen, daemon=True)
-    t.start()
-    assert ready.wait(WAIT_S)
+    heard = Listener(alpha, until="message", timeout_s=WAIT_S)
     time.sleep(0.5)
     sent = time.monotonic()
     ok(on(b, beta).post("/v1/messages", json={"to": "alpha", "text": "over the bus"}), 201)
-    t.join(WAIT_S)
+    heard.join()
     took = time.monotonic() - sent
-    assert any(e.get("type") == "message" for e in heard), heard
+    assert heard.got(), heard.heard
     assert took < 3.0, f"the stream heard it after {took:.2f} s: the bus did not wake it"
 
 

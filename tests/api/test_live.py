@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -285,16 +283,7 @@ def test_the_record_stays_auditable(world: World, tmp_path_factory: pytest.TempP
     w = world
     ok(w.alpha.post("/v1/positions", json=[alpha_at(w.t0 + 120, w.t0)]))
     w.server.stop()
-    out = subprocess.run(
-        [
-            *(sys.executable, "-m", "deconflict", "log", "verify", "--json"),
-            *("--db", w.server.db_arg, "--log-key", str(w.server.log_key)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
+    w.server.verify_record()
     from deconflict.service import Service
     from deconflict.service.record import read_entries
     from deconflict.store.database import Database

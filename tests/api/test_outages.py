@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -121,20 +120,6 @@ def world(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
         start_nats()
 
 
-def _verify(server: Server) -> None:
-    out = subprocess.run(
-        [
-            *(sys.executable, "-m", "deconflict", "log", "verify", "--json"),
-            *("--db", server.db_arg, "--log-key", str(server.log_key)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert json.loads(out.stdout)["ok"] is True
-
-
 def test_postgres_restarted_mid_load_loses_and_doubles_nothing(
     world: tuple[Server, str],
 ) -> None:
@@ -178,7 +163,7 @@ def test_postgres_restarted_mid_load_loses_and_doubles_nothing(
     for _ in range(4):
         ok(alpha.get("/v1/inbox"))
     server.stop()
-    _verify(server)
+    server.verify_record()
 
 
 def test_nats_stopped_and_started_again_delays_the_feed_only(

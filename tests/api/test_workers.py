@@ -5,11 +5,9 @@ the loss of a worker in the middle of a load, losing nothing it acknowledged."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.server import Party, Server, free_port
+from api.server import Listener, Party, Server, free_port
 from api.test_protocol import movement
 from api.test_restart import check_store
 from api.test_streams import Receiver, receiver
@@ -59,20 +57,6 @@ def pair(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
         a.close()
 
 
-def verify_record(server: Server) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            *(sys.executable, "-m", "deconflict", "log", "verify", "--json"),
-            *("--db", server.db_arg, "--log-key", str(server.log_key)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    return dict(json.loads(out.stdout))
-
-
 def test_a_write_through_one_process_counts_in_the_other(pair: tuple[Server, Server]) -> None:
     a, b = pair
     alpha = a.add_party("alpha", "force")
@@ -102,26 +86,12 @@ def test_a_stream_on_one_process_hears_writes_through_the_other(
     a, b = pair
     alpha = a.add_party("alpha", "force")
     beta = a.add_party("beta", "force")
-    heard: list[dict[str, Any]] = []
-    ready = threading.Event()
-
-    def listen() -> None:
-        with alpha.client.stream("GET", "/v1/events/stream", timeout=WAIT_S) as r:
-            ready.set()
-            for line in r.iter_lines():
-                if line.startswith("data:"):
-                    heard.append(json.loads(line[5:]))
-                    if any(e.get("type") == "message" for e in heard):
-                        return
-
-    t = threading.Thread(target=listen, daemon=True)
-    t.start()
-    assert ready.wait(WAIT_S)
+    heard = Listener(alpha, until="message")
     time.sleep(0.3)  # the stream is open on A before B writes
     sent = time.monotonic()
     ok(on(b, beta).post("/v1/messages", json={"to": "alpha", "text": "hello from B"}), 201)
-    t.join(WAIT_S)
-    assert any(e.get("type") == "message" for e in heard), heard
+    heard.join()
+    assert heard.got(), heard.heard
     assert time.monotonic() - sent < 3.0  # the follower polls every 0.2 s
 
 
@@ -152,8 +122,7 @@ def test_concurrent_writes_through_both_make_one_record(pair: tuple[Server, Serv
     b.stop()
     versions = check_store(a)  # conflicts table == what one engine finds over the store
     assert len(versions) == 32
-    report = verify_record(a)
-    assert report["ok"] is True, report
+    a.verify_record()
 
 
 def test_each_webhook_event_goes_out_once_from_two_processes(
@@ -313,4 +282,4 @@ def test_workers_survive_a_killed_worker_and_lose_nothing(
     finally:
         server.close()
     assert len(check_store(server)) == 40
-    assert verify_record(server)["ok"] is True
+    server.verify_record()

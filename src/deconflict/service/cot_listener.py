@@ -179,8 +179,10 @@ class CotTcpListener:
                     return
         finally:
             sender.cancel()
-            with contextlib.suppress(BaseException):
-                await sender
+            # Bounded: the connection closes even if the sender does not end at once.
+            await asyncio.wait({sender}, timeout=1.0)
+            if sender.done() and not sender.cancelled():
+                sender.exception()  # retrieved: the connection is closing anyway
             log.info(
                 "CoT TCP connection of %s closed: %d reports, %d events (%d refused, %d not "
                 "positions)",
@@ -258,7 +260,8 @@ class CotTcpListener:
                     if data is None:
                         continue
                     writer.write(data)
-                    await asyncio.wait_for(writer.drain(), svc.settings.cot_timeout_s)
+                    async with asyncio.timeout(svc.settings.cot_timeout_s):
+                        await writer.drain()
                     self.tally.add("alerts_sent")
                 if not rows:
                     await sub.wait(5.0)

@@ -93,8 +93,11 @@ class Subscription:
 
     async def wait(self, timeout_s: float) -> bool:
         """True when woken by a publish, False after `timeout_s`."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
+        # that arrives as the wait ends (a publish), and the cancelled stream goes on.
         try:
-            await asyncio.wait_for(self.event.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self.event.wait()
         except TimeoutError:
             return False
         self.event.clear()
