@@ -269,6 +269,27 @@ class Listener:
         self._thread.join(self._timeout_s)
 
 
+def report_pair(alpha: Party, beta: Party, t: float, apart_m: float = 300.0) -> None:
+    """alpha/a1 and beta/b1 report at t and t + 1 (the second completes the first tick),
+    `apart_m` north-south of each other (300 m: in proximity)."""
+    for dt in (0.0, 1.0):
+        _ok(
+            alpha.post(
+                "/v1/positions", json=[{"unit": "a1", "time": t + dt, "lat": 35.0, "lon": 36.0}]
+            )
+        )
+        _ok(
+            beta.post(
+                "/v1/positions",
+                json=[{"unit": "b1", "time": t + dt, "lat": 35.0 + apart_m / 111_000, "lon": 36.0}],
+            )
+        )
+
+
+def _ok(r: httpx.Response) -> None:
+    assert r.status_code == 200, r.text
+
+
 def scenario_plans(name: str, start_s: float) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """A bundled scenario moved to start at `start_s`: (party -> kind, party ->
     FeatureCollection of its own declarations)."""

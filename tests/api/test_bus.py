@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.server import Listener, Party, Server, free_port
+from api.server import Listener, Party, Server, free_port, report_pair
 from stores import NATS_URL, nats_or_skip
 
 WAIT_S = 10.0
@@ -124,27 +124,13 @@ def test_a_write_through_one_process_wakes_the_others_stream(
     assert took < 3.0, f"the stream heard it after {took:.2f} s: the bus did not wake it"
 
 
-def _close(alpha: Party, beta: Party, t: float) -> None:
-    for dt in (0.0, 1.0):
-        ok(
-            alpha.post(
-                "/v1/positions", json=[{"unit": "a1", "time": t + dt, "lat": 35.0, "lon": 36.0}]
-            )
-        )
-        ok(
-            beta.post(
-                "/v1/positions", json=[{"unit": "b1", "time": t + dt, "lat": 35.0027, "lon": 36.0}]
-            )
-        )
-
-
 def test_positions_and_alerts_reach_their_feeds_once_in_order(
     pair: tuple[Server, Server], origin: str
 ) -> None:
     a, b = pair
     alpha = a.add_party("alpha", "force")
     beta = on(b, a.add_party("beta", "force"))
-    _close(alpha, beta, time.time() - 1.0)
+    report_pair(alpha, beta, time.time() - 1.0)
     positions = wait_feed(origin, "positions", 4)
     assert len(positions) == 4, positions
     seqs = [int(h["Deconflict-Seq"]) for _, h, _ in positions]

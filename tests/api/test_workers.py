@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.server import Listener, Party, Server, free_port
+from api.server import Listener, Party, Server, free_port, report_pair
 from api.test_protocol import movement
 from api.test_restart import check_store
 from api.test_streams import Receiver, receiver
@@ -142,22 +142,6 @@ def test_each_webhook_event_goes_out_once_from_two_processes(
     assert len(ids) == len(set(ids)) >= len(got), ids
 
 
-def _positions_close(alpha: Party, beta: Party, t: float, apart_m: float = 300.0) -> None:
-    """alpha/a1 and beta/b1 report at t and t + 1, `apart_m` north-south of each other."""
-    for dt in (0.0, 1.0):
-        ok(
-            alpha.post(
-                "/v1/positions", json=[{"unit": "a1", "time": t + dt, "lat": 35.0, "lon": 36.0}]
-            )
-        )
-        ok(
-            beta.post(
-                "/v1/positions",
-                json=[{"unit": "b1", "time": t + dt, "lat": 35.0 + apart_m / 111_000, "lon": 36.0}],
-            )
-        )
-
-
 def _wait_alerts(p: Party, want: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + WAIT_S
     while True:
@@ -174,7 +158,7 @@ def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Se
     a, b = pair
     alpha = a.add_party("alpha", "force")
     beta = on(b, a.add_party("beta", "force"))
-    _positions_close(alpha, beta, time.time() - 1.0)
+    report_pair(alpha, beta, time.time() - 1.0)
     seen = _wait_alerts(alpha, 1)
     assert len(seen) == 1 and seen[0]["type"] == "proximity", seen
     assert _wait_alerts(on(a, beta), 1) == _wait_alerts(beta, 1)
@@ -185,14 +169,14 @@ def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Se
     assert dead.proc is not None and dead.proc.pid == pid, (holder, a.proc, b.proc)
     dead.stop(signal.SIGKILL)
     alpha2, beta2 = on(alive, alpha), on(alive, beta)
-    _positions_close(alpha2, beta2, time.time())  # queued: the lease lapses within 5 s
+    report_pair(alpha2, beta2, time.time())  # queued: the lease lapses within 5 s
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         owner = alive.query("SELECT owner FROM monitor_lease")[0][0]
         if owner and int(owner.split(":")[1]) == alive.proc.pid:  # type: ignore[union-attr]
             break
         time.sleep(0.2)
-    _positions_close(alpha2, beta2, time.time())
+    report_pair(alpha2, beta2, time.time())
     still = _wait_alerts(alpha2, 1)
     assert [x["alert"] for x in still] == [first], still
     # Apart by 5 km: the alert closes after the hysteresis (30 s of report time; reports
@@ -203,7 +187,7 @@ def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Se
     # reports: seen with hysteresis_s = 3.)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        _positions_close(alpha2, beta2, time.time() - 1.0, apart_m=5000.0)
+        report_pair(alpha2, beta2, time.time() - 1.0, apart_m=5000.0)
         if not ok(alpha2.get("/v1/alerts"))["alerts"]:
             break
         time.sleep(1.0)
