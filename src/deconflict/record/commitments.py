@@ -58,12 +58,26 @@ def commitment_of(content: bytes | JSONValue, salt: bytes) -> str:
     """The commitment hex for `content` under `salt` (deterministic; no randomness)."""
     if len(salt) != SALT_SIZE:
         raise BadCommitment(f"a commitment salt has {SALT_SIZE} bytes, not {len(salt)}.")
-    return hashlib.sha256(DOMAIN + salt + content_bytes(content)).hexdigest()
+    return commitment_hex(salt, content_bytes(content))
+
+
+def commitment_hex(salt: bytes, raw: bytes) -> str:
+    """The commitment hex of content bytes `raw` under a salt of SALT_SIZE bytes (the
+    callers' duty: this runs once per log entry and checks nothing)."""
+    h = hashlib.sha256(DOMAIN)
+    h.update(salt)
+    h.update(raw)
+    return h.hexdigest()
+
+
+def fresh_salt() -> bytes:
+    """A new salt from the operating system's random source."""
+    return secrets.token_bytes(SALT_SIZE)
 
 
 def commit(content: bytes | JSONValue) -> Commitment:
     """Commit to `content` with a fresh random salt."""
-    salt = secrets.token_bytes(SALT_SIZE)
+    salt = fresh_salt()
     return Commitment(commitment_of(content, salt), salt)
 
 

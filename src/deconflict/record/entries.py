@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from deconflict.record.canonical import MAX_DEPTH, MAX_SAFE_INTEGER, JSONValue, canonical_json
-from deconflict.record.commitments import commit
+from deconflict.record.commitments import commitment_hex, fresh_salt
 from deconflict.record.errors import NotCanonical
 
 ENTRY_VERSION = 1
@@ -215,67 +215,77 @@ def build_entry(
     if index < 0 or (index == 0) != (prev is None):
         raise ValueError("the first entry has no previous hash and every other one has")
     contents: list[Content] = []
-    commits: dict[str, JSONValue] = {}
     for name, value in sorted((private or {}).items()):
         if isinstance(value, bytes | bytearray | memoryview):
             raw = bytes(value)
         else:
             raw = fast_canonical(value)
-        c = commit(raw)
-        contents.append(Content(name, c.salt, raw, c.commitment_hex))
-        commits[name] = c.commitment_hex
-    entry: dict[str, JSONValue] = {
-        "v": ENTRY_VERSION,
-        "index": index,
-        "prev": "" if prev is None else prev.hex(),
-        "at": format_at(at_s),
-        "type": type_,
-        "by": by,
-        "data": dict(data),
-        "commit": commits,
-    }
-    if signature is not None:
-        entry["sig"] = signature.to_json()
-    return _entry_bytes(entry), contents
+        salt = fresh_salt()
+        contents.append(Content(name, salt, raw, commitment_hex(salt, raw)))
+    prev_hex = "" if prev is None else prev.hex()
+    data = data if type(data) is dict else dict(data)
+    raw_entry = _entry_bytes(index, prev_hex, format_at(at_s), type_, by, data, contents, signature)
+    if raw_entry is None:  # an unusual member: the general encoder writes or refuses it
+        entry: dict[str, JSONValue] = {
+            "v": ENTRY_VERSION,
+            "index": index,
+            "prev": prev_hex,
+            "at": format_at(at_s),
+            "type": type_,
+            "by": by,
+            "data": dict(data),
+            "commit": {c.name: c.commitment_hex for c in contents},
+        }
+        if signature is not None:
+            entry["sig"] = signature.to_json()
+        raw_entry = fast_canonical(entry)
+    return raw_entry, contents
 
 
-def _entry_bytes(entry: dict[str, JSONValue]) -> bytes:
-    """`canonical_json(entry)` for the layout above: the members are known and sorted, so
-    only `data` needs the general encoder (the rest are hex, ASCII names, the time and
-    the index). Anything unusual goes through `fast_canonical`."""
-    data, commits, by, type_ = entry["data"], entry["commit"], entry["by"], entry["type"]
+def _entry_bytes(
+    index: int,
+    prev_hex: str,
+    at: str,
+    type_: str,
+    by: str,
+    data: dict[str, JSONValue],
+    contents: list[Content],
+    signature: RequestSignature | None,
+) -> bytes | None:
+    """`canonical_json` of the entry for the layout above, written member by member (they
+    are known and sorted, so only `data` needs the general encoder: the rest are hex,
+    ASCII names, the time and the index); None for anything unusual (a name or type that
+    is not a string, a commitment name outside ASCII, whose code-point and UTF-16 orders
+    may differ, data the standard encoder would not write canonically)."""
     ready = data if _plain(data, 1) else _ready(data, 1)
-    if not (
-        type(by) is str
-        and type(type_) is str
-        and type(entry["index"]) is int
-        and type(commits) is dict
-        and all(k.isascii() for k in commits)
-        and ready is not _SLOW
-    ):
-        return fast_canonical(entry)
+    if ready is _SLOW or type(by) is not str or type(type_) is not str or type(index) is not int:
+        return None
+    for c in contents:
+        if type(c.name) is not str or not c.name.isascii():
+            return None
+    commits = ",".join([_string(c.name) + ':"' + c.commitment_hex + '"' for c in contents])
     parts = [
         '{"at":"',
-        str(entry["at"]),
+        at,
         '","by":',
         _string(by),
-        ',"commit":',
-        _dumps(commits),
-        ',"data":',
-        _dumps(ready),
+        ',"commit":{',
+        commits,
+        '},"data":',
+        _dumps(ready) if ready else "{}",
         ',"index":',
-        str(entry["index"]),
+        str(index),
         ',"prev":"',
-        str(entry["prev"]),
+        prev_hex,
         '",',
     ]
-    if "sig" in entry:
-        parts += ['"sig":', _dumps(entry["sig"]), ","]
-    parts += ['"type":', _string(type_), ',"v":', str(entry["v"]), "}"]
+    if signature is not None:
+        parts += ['"sig":', _dumps(signature.to_json()), ","]
+    parts += ['"type":', _string(type_), ',"v":', str(ENTRY_VERSION), "}"]
     try:
         return "".join(parts).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: canonical_json says where
-        return canonical_json(entry)
+        return None
 
 
 def parse_entry(raw: bytes) -> dict[str, Any]:

@@ -157,17 +157,33 @@ class LogWriter:
     def flush(self) -> LogHead:
         """Write what was appended; returns the head to keep for the next transaction."""
         if self._entries:
-            insert_rows(self._conn, t.log_entries, self._entries)
-            insert_rows(
-                self._conn,
-                t.log_nodes,
-                [(lv, i, h) for (lv, i), h in self._nodes.pending.items()],
-            )
-            if self._contents:
-                insert_rows(self._conn, t.log_contents, self._contents)
+            nodes = [(lv, i, h) for (lv, i), h in self._nodes.pending.items()]
+            driver = self._nodes._driver
+            if driver is not None:  # SQLite: the driver's executemany, statements ready
+                driver.executemany(_INSERT_ENTRIES, self._entries)
+                driver.executemany(_INSERT_NODES, nodes)
+                if self._contents:
+                    driver.executemany(_INSERT_CONTENTS, self._contents)
+            else:
+                insert_rows(self._conn, t.log_entries, self._entries)
+                insert_rows(self._conn, t.log_nodes, nodes)
+                if self._contents:
+                    insert_rows(self._conn, t.log_contents, self._contents)
             self._entries, self._contents = [], []
             self._nodes.pending.clear()
         return LogHead(self._tree.size, tuple(self._tree.compact_range), self._last)
+
+
+def _insert_sql(table: Table) -> str:
+    """INSERT of a row of `table`, values in its column order, for the SQLite driver."""
+    columns = ", ".join(f'"{c.name}"' for c in table.columns)
+    marks = ", ".join("?" * len(table.columns))
+    return f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"
+
+
+_INSERT_ENTRIES = _insert_sql(t.log_entries)
+_INSERT_NODES = _insert_sql(t.log_nodes)
+_INSERT_CONTENTS = _insert_sql(t.log_contents)
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[object, ...]]) -> None:
@@ -178,9 +194,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[object, ...
     """
     names = [c.name for c in table.columns]
     if _is_sqlite(conn):
-        columns = ", ".join(f'"{n}"' for n in names)
-        marks = ", ".join("?" * len(names))
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", rows)
+        conn.exec_driver_sql(_insert_sql(table), rows)
     else:
         conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
 

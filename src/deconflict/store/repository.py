@@ -167,6 +167,11 @@ _WEBHOOKS_OF = (
     .where(t.webhooks.c.party == bindparam("party"), t.webhooks.c.deleted_s.is_(None))
     .order_by(t.webhooks.c.created_s)
 )
+_CHANGES_AFTER = (
+    select(t.engine_changes.c.seq, t.engine_changes.c.party, t.engine_changes.c.id)
+    .where(t.engine_changes.c.seq > bindparam("seq"))
+    .order_by(t.engine_changes.c.seq)
+)  # before every write (Service._catch_up)
 _ABSENT = object()
 
 _IDEMPOTENT = select(
@@ -219,10 +224,7 @@ class Repository:
     def changes_after(self, seq: int) -> tuple[int, list[tuple[str, str]]]:
         """The last change's sequence number and the declarations changed after `seq`
         (none when nothing changed: (seq, []))."""
-        c = t.engine_changes.c
-        rows = self.conn.execute(
-            select(c.seq, c.party, c.id).where(c.seq > seq).order_by(c.seq)
-        ).all()
+        rows = self.conn.execute(_CHANGES_AFTER, {"seq": seq}).all()
         if not rows:
             return seq, []
         return int(rows[-1].seq), sorted({(r.party, r.id) for r in rows})
