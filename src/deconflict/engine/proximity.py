@@ -1,22 +1,26 @@
 """Pairs of units that are, or will be within the look-ahead, within H: each unit hashed
-once to a grid cell of its current position, neighbouring cells compared, closest point of
+once to a grid cell of its current position, neighbouring cells joined, closest point of
 approach on the candidates, all vectorised.
 
 Units are bucketed by speed class. Two units that come within H over [now, now + T] are
-now within H + (|v_a| + |v_b|) T of each other; within a bucket whose fastest unit has
-speed S that is at most H + 2 S T, the bucket's cell size, so the pair lies in the 3 x 3
-neighbourhood of cells. A cross-bucket pair is looked for in the faster bucket's grid
-(where the slower unit is hashed as data too). Altitude is a third key, in bands of V:
-units more than one band apart never pair. Each unordered pair is emitted once (by bucket,
-then by unit order within a bucket), so there is nothing to deduplicate: cost is
-O(units x buckets + candidate pairs), candidates grouped in chunks to bound memory.
+now within H + (|v_a| + |v_b|) T of each other, at most the reach of their two classes;
+a class pair is joined on a grid whose cells are a third of that reach, through the cells
+that can hold a point within reach (a disc of cells, not the whole square). Altitude is a
+third key, in bands of V: units more than one band apart never pair. Each unordered pair
+is emitted once (within a class, only the forward half of the neighbourhood is searched),
+so there is nothing to deduplicate. Candidates are screened in float32 with a margin far
+above its rounding (relative motion bound, party, altitude, closest approach in the
+plane); the few that pass are decided by the exact float64 closest approach. Cost is
+O(units x class pairs + candidate pairs), candidates in chunks to bound memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from deconflict.engine.tracks import BoolArray, IntArray
 from deconflict.geo.ellipsoid import FloatArray
@@ -24,9 +28,16 @@ from deconflict.geo.ellipsoid import FloatArray
 SPEED_EDGES_MPS = (0.5, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0)
 """Upper bounds of the speed classes (the last class is open-ended); performance only."""
 
-_SPAN = 3  # cells of reach / _SPAN, neighbourhood of (2 _SPAN + 1)^2: fewer candidates
-_CHUNK = 1 << 21  # candidate pairs evaluated at once
+_SPAN = 3  # cells of reach / _SPAN: a disc of 7 x 7 cells at most, fewer candidates
+_CHUNK = 1 << 18  # candidate pairs screened at once
+# Costs of a class pair, in candidate pairs screened (each about 25 ns), measured here:
+_PAIR_COST = 8000.0  # fixed (about 40 numpy calls)
+_QUERY_COST = 27.0  # per querying unit (its neighbourhood ranges)
+_DATA_COST = 9.0  # per data unit (hashed and sorted)
 _E = np.zeros(0, np.int64)
+F32 = npt.NDArray[np.float32]
+_Cols = tuple[F32, F32, F32, F32, F32, F32, npt.NDArray[np.int32]]
+"""x, y, speed, vx, vy, altitude and party of some units, for the screen."""
 
 
 @dataclass(frozen=True)
@@ -44,83 +55,175 @@ class PairResult:
     vertical_m: FloatArray
 
 
-def _cells(
-    p: FloatArray, alt: FloatArray, cell_m: float, band_m: float
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Integer (x cell, y cell, altitude band) of every point."""
-    cx = np.floor(p[:, 0] / cell_m).astype(np.int64)
-    cy = np.floor(p[:, 1] / cell_m).astype(np.int64)
-    cb = np.floor(alt / band_m).astype(np.int64)
-    return cx, cy, cb
+def _empty() -> PairResult:
+    z = np.zeros(0)
+    return PairResult(_E, _E, z, z, z, z)
 
 
-def neighbour_pairs(
-    p: FloatArray,
-    alt: FloatArray,
-    query: IntArray,
-    data: IntArray,
-    cell_m: float,
-    band_m: float,
-    span: int = 1,
-) -> list[tuple[IntArray, IntArray]]:
-    """(q, d) row pairs, q from `query` and d from `data` (row numbers of `p`), whose x, y
-    cells (size `cell_m`) differ by at most `span` and altitude bands (size `band_m`) by
-    at most one. When
-    `query` is `data` (the same array) each unordered pair is emitted once (q < d).
-    Returned in chunks of at most about `_CHUNK` pairs."""
-    same = query is data
-    if query.size == 0 or data.size == 0 or (same and data.size < 2):
-        return []
-    dx_, dy_, db_ = _cells(p[data], alt[data], cell_m, band_m)
-    qx, qy, qb = (dx_, dy_, db_) if same else _cells(p[query], alt[query], cell_m, band_m)
-    x0 = min(int(dx_.min()), int(qx.min())) - span
-    y0 = min(int(dy_.min()), int(qy.min())) - span
-    b0 = min(int(db_.min()), int(qb.min())) - 1
-    nx = max(int(dx_.max()), int(qx.max())) - x0 + 1 + span
-    ny = max(int(dy_.max()), int(qy.max())) - y0 + 1 + span
-    nb = max(int(db_.max()), int(qb.max())) - b0 + 2
-    if float(nx) * ny * nb >= 2.0**62:
-        raise OverflowError("grid too fine for 64-bit keys")
-    # Key order (band, x, y): the y cells of one (band, x) are one key range.
-    keys = ((db_ - b0) * nx + (dx_ - x0)) * ny + (dy_ - y0)
-    order = np.argsort(keys, kind="stable")
-    skeys = keys[order]
-    sdata = data[order]
-    qk = keys if same else ((qb - b0) * nx + (qx - x0)) * ny + (qy - y0)
-    # Ranges per occupied query cell, then per query unit.
-    cells, inverse = np.unique(qk, return_inverse=True)
-    lo_parts, hi_parts = [], []
-    for db in (-1, 0, 1):
-        for dx in range(-span, span + 1):
-            base = cells + (db * nx + dx) * ny
-            lo_parts.append(np.searchsorted(skeys, base - span, "left"))
-            hi_parts.append(np.searchsorted(skeys, base + span, "right"))
-    lo_c = np.stack(lo_parts, axis=1)
-    hi_c = np.stack(hi_parts, axis=1)
-    lo = lo_c[inverse].ravel()
-    counts = (hi_c - lo_c)[inverse].ravel()
-    qrow = np.repeat(query, len(lo_parts))
-    nz = counts > 0
-    lo, counts, qrow = lo[nz], counts[nz], qrow[nz]
-    out: list[tuple[IntArray, IntArray]] = []
-    ends = np.cumsum(counts)
-    start = 0
-    while start < counts.size:
-        base_total = int(ends[start - 1]) if start else 0
-        stop = int(np.searchsorted(ends, base_total + _CHUNK, "right"))
-        stop = max(stop, start + 1)
-        c = counts[start:stop]
-        total = int(c.sum())
-        first = np.cumsum(c) - c
-        pos = np.repeat(lo[start:stop] - first, c) + np.arange(total)
-        q = np.repeat(qrow[start:stop], c)
-        d = sdata[pos]
-        if same:
-            keep = q < d
-            q, d = q[keep], d[keep]
-        out.append((q, d))
-        start = stop
+def speed_classes(
+    speed: FloatArray, h_m: float, look_ahead_s: float, area_m2: float
+) -> list[IntArray]:
+    """Rows of each speed class, slowest first. Any partition gives the same pairs, so
+    this one is chosen for speed: starting from `SPEED_EDGES_MPS`, neighbouring classes
+    are merged while that lowers an estimate of the cost (a fixed cost per class pair and
+    per unit, and the candidates of units spread evenly over `area_m2`)."""
+    bucket = np.searchsorted(np.asarray(SPEED_EDGES_MPS), speed, "left")
+    counts = np.bincount(bucket, minlength=len(SPEED_EDGES_MPS) + 1)
+    tops = np.zeros(counts.size)
+    np.maximum.at(tops, bucket, speed)
+    groups = [[b] for b in np.flatnonzero(counts).tolist()]
+    size = [float(counts[g[0]]) for g in groups]
+    top = [float(tops[g[0]]) for g in groups]
+    cells = (2 * _SPAN + 1) ** 2 / _SPAN**2 / max(area_m2, 1.0)
+
+    def cost(na: float, sa: float, nb: float, sb: float, same: bool) -> float:
+        reach = h_m + (sa + sb) * look_ahead_s
+        pairs = na * nb / (2.0 if same else 1.0)
+        fixed = _PAIR_COST + _QUERY_COST * min(na, nb) + _DATA_COST * max(na, nb)
+        return fixed + pairs * min(1.0, cells * reach * reach)
+
+    # Greedy: merge the neighbours whose merging saves most, O(classes^3).
+    while len(groups) > 1:
+        best, at = 0.0, -1
+        for k in range(len(groups) - 1):
+            n2, s2 = size[k] + size[k + 1], top[k + 1]
+            gain = cost(size[k], top[k], size[k], top[k], True)
+            gain += cost(size[k + 1], top[k + 1], size[k + 1], top[k + 1], True)
+            gain += cost(size[k], top[k], size[k + 1], top[k + 1], False)
+            gain -= cost(n2, s2, n2, s2, True)
+            for m in range(len(groups)):
+                if m not in (k, k + 1):
+                    gain += cost(size[k], top[k], size[m], top[m], False)
+                    gain += cost(size[k + 1], top[k + 1], size[m], top[m], False)
+                    gain -= cost(n2, s2, size[m], top[m], False)
+            if gain > best:
+                best, at = gain, k
+        if at < 0:
+            break
+        groups[at : at + 2] = [groups[at] + groups[at + 1]]
+        size[at : at + 2] = [size[at] + size[at + 1]]
+        top[at : at + 2] = [top[at + 1]]
+    label = np.zeros(counts.size, np.int64)
+    for k, g in enumerate(groups):
+        label[g] = k
+    cls = label[bucket]
+    order = np.argsort(cls, kind="stable")
+    bounds = np.flatnonzero(np.diff(cls[order])) + 1
+    return list(np.split(order, bounds))
+
+
+def _disc(span: float) -> list[tuple[int, int]]:
+    """(dx, half width in y) of the cells, at most `span` cells away, that can hold a
+    point nearer than `span` cells to a point of the centre cell (2 span + 1 rows)."""
+    s = int(np.ceil(span))
+    out = []
+    for dx in range(-s, s + 1):
+        gx = max(abs(dx) - 1, 0)
+        w = 0
+        while w < s and gx * gx + w * w < span * span * (1 + 1e-6):
+            w += 1
+        out.append((dx, w))
     return out
+
+
+class _Join:
+    """The grid of one class pair: data units sorted by cell key (band, x, y), and for
+    each query unit the key ranges of its neighbourhood."""
+
+    def __init__(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        alt: FloatArray,
+        query: IntArray,
+        data: IntArray,
+        cell_m: float,
+        band_m: float,
+        span: float,
+    ) -> None:
+        same = query is data
+        s = int(np.ceil(span))
+
+        def cells(r: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+            return (
+                np.floor(x[r] / cell_m).astype(np.int64),
+                np.floor(y[r] / cell_m).astype(np.int64),
+                np.floor(alt[r] / band_m).astype(np.int64),
+            )
+
+        dx_, dy_, db_ = cells(data)
+        qx, qy, qb = (dx_, dy_, db_) if same else cells(query)
+        x0 = min(int(dx_.min()), int(qx.min())) - s
+        y0 = min(int(dy_.min()), int(qy.min())) - s
+        b0 = min(int(db_.min()), int(qb.min())) - 1
+        nx = max(int(dx_.max()), int(qx.max())) - x0 + 1 + s
+        ny = max(int(dy_.max()), int(qy.max())) - y0 + 1 + s
+        nb = max(int(db_.max()), int(qb.max())) - b0 + 2
+        if float(nx) * ny * nb >= 2.0**62:
+            raise OverflowError("grid too fine for 64-bit keys")
+        # Key order (band, x, y): the y cells of one (band, x) are one key range.
+        keys = ((db_ - b0) * nx + (dx_ - x0)) * ny + (dy_ - y0)
+        order = np.argsort(keys, kind="stable")
+        skeys = keys[order]
+        self.data = data[order]
+        if same:
+            self.query, qkeys = self.data, skeys
+        else:
+            qk = ((qb - b0) * nx + (qx - x0)) * ny + (qy - y0)
+            qorder = np.argsort(qk, kind="stable")
+            self.query, qkeys = query[qorder], qk[qorder]
+        # One row of ranges per occupied query cell, then per query unit.
+        head = np.ones(qkeys.size, np.bool_)
+        head[1:] = qkeys[1:] != qkeys[:-1]
+        cells_q = qkeys[head]
+        of_unit = np.cumsum(head) - 1
+        disc = _disc(span)
+        lo_parts: list[IntArray] = []
+        hi_parts: list[IntArray] = []
+        bands = (0, 1) if same else (-1, 0, 1)
+        lo_b, hi_b = int(db_.min()), int(db_.max())
+        for db in bands:
+            if int(qb.max()) + db < lo_b or int(qb.min()) + db > hi_b:
+                continue  # no data in that band
+            for dx, w in disc:
+                if same and db == 0 and dx < 0:
+                    continue
+                base = cells_q + (db * nx + dx) * ny
+                lo_parts.append(np.searchsorted(skeys, base - w, "left"))
+                hi_parts.append(np.searchsorted(skeys, base + w, "right"))
+        if not lo_parts:
+            self.lo = self.counts = _E.reshape(0, 0)
+            return
+        lo = np.stack(lo_parts, axis=1)[of_unit]
+        hi = np.stack(hi_parts, axis=1)[of_unit]
+        if same:
+            # The first range, own cell and those above it in y, from the next unit on.
+            lo[:, 0] = np.arange(1, qkeys.size + 1)
+        self.lo = lo
+        self.counts = np.maximum(hi - lo, 0)
+
+    def chunks(self) -> Iterator[tuple[IntArray, IntArray, IntArray]]:
+        """(query positions, data positions, candidates per query unit) in chunks of
+        about `_CHUNK` candidates; positions index `self.query` and `self.data`."""
+        if self.counts.size == 0:
+            return
+        per_unit = self.counts.sum(axis=1)
+        ends = np.cumsum(per_unit)
+        start = 0
+        nq = per_unit.size
+        while start < nq:
+            base = int(ends[start - 1]) if start else 0
+            stop = max(int(np.searchsorted(ends, base + _CHUNK, "right")), start + 1)
+            c = self.counts[start:stop].ravel()
+            lo = self.lo[start:stop].ravel()
+            nz = np.flatnonzero(c)
+            c, lo = c[nz], lo[nz]
+            total = int(ends[stop - 1]) - base
+            if total:
+                first = np.cumsum(c) - c
+                pos = np.repeat(lo - first, c) + np.arange(total)
+                yield np.arange(start, stop), pos, per_unit[start:stop]
+            start = stop
 
 
 def find_pairs(
@@ -140,57 +243,154 @@ def find_pairs(
     speed classes decide)."""
     n = units.size
     if n < 2 or h_m <= 0 or v_m <= 0:
-        return PairResult(_E, _E, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+        return _empty()
     speed = np.linalg.norm(v, axis=1)
-    bucket = np.searchsorted(np.asarray(SPEED_EDGES_MPS), speed, "left")
-    rows = np.arange(n)
-    a_parts: list[IntArray] = []
-    b_parts: list[IntArray] = []
-    dt_parts: list[FloatArray] = []
-    dc_parts: list[FloatArray] = []
-    d_parts: list[FloatArray] = []
+    area = float(np.ptp(p[:, 0])) * float(np.ptp(p[:, 1]))
+    classes = speed_classes(speed, h_m, look_ahead_s, area)
+    top = [float(speed[c].max()) for c in classes]
     # Bands coarse enough for 64-bit keys: altitudes are within (-1 km, 100 km).
     band_m = max(v_m, 1e-3 * (float(alt.max()) - float(alt.min())) + 1e-9)
     extent = float(np.ptp(p[:, :2])) / 2.0**20
-    xys = np.column_stack([p[:, :2], speed])  # one row gather per candidate side
-    classes = [rows[bucket == b] for b in np.unique(bucket).tolist()]
-    top = [float(speed[c].max()) for c in classes]
-    for kb, query in enumerate(classes):
+    screen = _Screen(p, v, speed, alt, party, h_m, v_m, look_ahead_s)
+    a_parts: list[IntArray] = []
+    b_parts: list[IntArray] = []
+    for kb in range(len(classes)):
         for ka in range(kb + 1):
-            data = query if ka == kb else classes[ka]
-            # Within H over the look-ahead => now within H + (|v_a| + |v_b|) T.
+            # The smaller class queries: its units each search the other's cells.
+            query, data = (classes[kb], classes[ka])
+            if ka != kb and query.size > data.size:
+                query, data = data, query
             reach = h_m + (top[ka] + top[kb]) * look_ahead_s
             cell = max(cell_m, reach * (1.0 + 1e-9) / _SPAN + 1e-6, extent)
-            for qa, qb in neighbour_pairs(p, alt, query, data, cell, band_m, _SPAN):
-                ea, eb = xys[qa], xys[qb]
-                dx = ea[:, 0] - eb[:, 0]
-                dy = ea[:, 1] - eb[:, 1]
-                r = h_m + (ea[:, 2] + eb[:, 2]) * look_ahead_s
-                keep = dx * dx + dy * dy < r * r
-                qa, qb = qa[keep], qb[keep]
-                keep = (party[qa] != party[qb]) & (np.abs(alt[qa] - alt[qb]) < v_m)
-                qa, qb = qa[keep], qb[keep]
-                d0 = p[qa] - p[qb]
-                dv = v[qa] - v[qb]
-                vv = np.einsum("ij,ij->i", dv, dv)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    tc = np.where(
-                        vv > 1e-12,
-                        -np.einsum("ij,ij->i", d0, dv) / np.where(vv > 0, vv, 1.0),
-                        0.0,
-                    )
-                tc = np.clip(tc, 0.0, look_ahead_s)
-                dmin = np.linalg.norm(d0 + tc[:, None] * dv, axis=1)
-                near: BoolArray = dmin < h_m
-                a_parts.append(qa[near])
-                b_parts.append(qb[near])
-                dt_parts.append(tc[near])
-                dc_parts.append(dmin[near])
-                d_parts.append(np.linalg.norm(d0[near], axis=1))
+            if query.size == 0 or (ka == kb and query.size < 2):
+                continue
+            join = _Join(p[:, 0], p[:, 1], alt, query, data, cell, band_m, reach / cell)
+            qside, dside = screen.side(join.query), screen.side(join.data)
+            for q, d, per in join.chunks():
+                keep_q, keep_d = screen(qside, dside, q, d, per)
+                a_parts.append(join.query[keep_q])
+                b_parts.append(join.data[keep_d])
     if not a_parts:
-        return PairResult(_E, _E, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
-    a = np.concatenate(a_parts)
-    b = np.concatenate(b_parts)
+        return _empty()
+    return _exact(units, p, v, alt, party, h_m, v_m, look_ahead_s, a_parts, b_parts)
+
+
+class _Screen:
+    """Cheap float32 tests that keep every pair the exact test could keep: the margin
+    `slack` is orders of magnitude above float32 rounding at these coordinates."""
+
+    def __init__(
+        self,
+        p: FloatArray,
+        v: FloatArray,
+        speed: FloatArray,
+        alt: FloatArray,
+        party: IntArray,
+        h_m: float,
+        v_m: float,
+        look_ahead_s: float,
+    ) -> None:
+        f = np.float32
+        self.x, self.y = p[:, 0].astype(f), p[:, 1].astype(f)
+        self.vx, self.vy = v[:, 0].astype(f), v[:, 1].astype(f)
+        self.speed = speed.astype(f)
+        self.alt = alt.astype(f)
+        self.party = party.astype(np.int32)
+        self.look_ahead = f(look_ahead_s)
+        # float32 keeps 24 bits: 6e-8 of the largest coordinate or motion, per operation.
+        scale = float(np.abs(p[:, :2]).max()) + 2.0 * look_ahead_s * float(speed.max())
+        self.slack = 1.0 + 1e-5 * scale
+        self.reach0 = f(h_m + self.slack)
+        self.reach0_sq = f((h_m + self.slack) ** 2)
+        self.v_m = f(v_m + 1e-3 + 1e-6 * float(np.abs(alt).max()))
+
+    def side(self, rows: IntArray) -> _Cols:
+        """The screen's columns of `rows`."""
+        return (
+            self.x[rows],
+            self.y[rows],
+            self.speed[rows],
+            self.vx[rows],
+            self.vy[rows],
+            self.alt[rows],
+            self.party[rows],
+        )
+
+    def __call__(
+        self,
+        qs: _Cols,
+        ds: _Cols,
+        q: IntArray,
+        d: IntArray,
+        per: IntArray,
+    ) -> tuple[IntArray, IntArray]:
+        """Positions in `qs` and `ds` of the candidates (query positions `q`, each
+        repeated `per` times, and data positions `d`) that may come within H."""
+        qx, qy, qv, qvx, qvy, qalt, qparty = qs
+        dx_, dy_, dv, dvx_, dvy_, dalt, dparty = ds
+        # Now within H + (|v_a| + |v_b|) T (horizontal distance, 3-D speeds: a bound).
+        dx = np.repeat(qx[q], per)
+        dx -= dx_[d]
+        dy = np.repeat(qy[q], per)
+        dy -= dy_[d]
+        r = np.repeat(qv[q], per)
+        r += dv[d]
+        r *= self.look_ahead
+        r += self.reach0
+        r *= r
+        dx *= dx
+        dy *= dy
+        dx += dy
+        keep = np.flatnonzero(dx < r)
+        a = np.repeat(q, per)[keep]
+        b = d[keep]
+        ok = (qparty[a] != dparty[b]) & (np.abs(qalt[a] - dalt[b]) < self.v_m)
+        a, b = a[ok], b[ok]
+        # Closest approach in the plane (never farther than in 3-D).
+        ex = qx[a] - dx_[b]
+        ey = qy[a] - dy_[b]
+        wx = qvx[a] - dvx_[b]
+        wy = qvy[a] - dvy_[b]
+        vv = wx * wx + wy * wy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tc = -(ex * wx + ey * wy) / vv
+        tc = np.clip(np.nan_to_num(tc, nan=0.0, posinf=0.0, neginf=0.0), 0.0, self.look_ahead)
+        ex += tc * wx
+        ey += tc * wy
+        near = ex * ex + ey * ey < self.reach0_sq
+        return a[near], b[near]
+
+
+def _exact(
+    units: IntArray,
+    p: FloatArray,
+    v: FloatArray,
+    alt: FloatArray,
+    party: IntArray,
+    h_m: float,
+    v_m: float,
+    look_ahead_s: float,
+    a_parts: list[IntArray],
+    b_parts: list[IntArray],
+) -> PairResult:
+    """The float64 tests that decide, on the screened pairs."""
+    qa = np.concatenate(a_parts)
+    qb = np.concatenate(b_parts)
+    keep = (party[qa] != party[qb]) & (np.abs(alt[qa] - alt[qb]) < v_m)
+    qa, qb = qa[keep], qb[keep]
+    d0 = p[qa] - p[qb]
+    dv = v[qa] - v[qb]
+    vv = np.einsum("ij,ij->i", dv, dv)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tc = np.where(
+            vv > 1e-12,
+            -np.einsum("ij,ij->i", d0, dv) / np.where(vv > 0, vv, 1.0),
+            0.0,
+        )
+    tc = np.clip(tc, 0.0, look_ahead_s)
+    dmin = np.linalg.norm(d0 + tc[:, None] * dv, axis=1)
+    near: BoolArray = dmin < h_m
+    a, b = qa[near], qb[near]
     ua, ub = units[a], units[b]
     i = np.minimum(ua, ub)
     j = np.maximum(ua, ub)
@@ -198,8 +398,8 @@ def find_pairs(
     return PairResult(
         i=i[order],
         j=j[order],
-        distance_m=np.concatenate(d_parts)[order],
-        cpa_dt_s=np.concatenate(dt_parts)[order],
-        cpa_distance_m=np.concatenate(dc_parts)[order],
+        distance_m=np.linalg.norm(d0[near], axis=1)[order],
+        cpa_dt_s=tc[near][order],
+        cpa_distance_m=dmin[near][order],
         vertical_m=np.abs(alt[a] - alt[b])[order],
     )
