@@ -249,8 +249,8 @@ def reference(
         for b in reports[ia + 1 :]:
             if a.party == b.party or abs((a.alt_m or 0.0) - (b.alt_m or 0.0)) >= V:
                 continue
-            tracks = []
-            for r in (a, b):
+            w0, dv = np.zeros(3), np.zeros(3)
+            for sign, r in ((1.0, a), (-1.0, b)):
                 lon, lat = math.radians(r.lon), math.radians(r.lat)
                 east = np.array([-math.sin(lon), math.cos(lon), 0.0])
                 north = np.array(
@@ -259,16 +259,25 @@ def reference(
                 c = math.radians(r.course_deg or 0.0)
                 vel = (r.speed_mps or 0.0) * (math.sin(c) * east + math.cos(c) * north)
                 p0 = to_ecef(np.array([r.lon]), np.array([r.lat]))[0] + vel * (now - r.time_s)
-                tracks.append(p0[None, :] + taus[:, None] * vel[None, :])
-            d = np.linalg.norm(tracks[0] - tracks[1], axis=1)
+                w0 += sign * p0
+                dv += sign * vel
+            d = np.linalg.norm(w0[None, :] + taus[:, None] * dv[None, :], axis=1)
             k = int(np.argmin(d))
+            # Steps of 1 ms around the best 0.05 s step: at 80 m/s relative speed a step of
+            # 0.05 s alone can miss a near-collision's least distance by up to 2 m.
+            fine = np.clip(taus[k] + np.arange(-0.05, 0.05 + 1e-9, 0.001), 0.0, look_ahead)
+            df = np.linalg.norm(w0[None, :] + fine[:, None] * dv[None, :], axis=1)
+            if df.min() < d[k]:
+                d[k], t_best = float(df.min()), float(fine[np.argmin(df)])
+            else:
+                t_best = float(taus[k])
             units = tuple(sorted((f"{a.party}/{a.unit}", f"{b.party}/{b.unit}")))
             near_edge = abs(d[0] - H) < 0.005 * H or abs(d[k] - H) < 0.005 * H
             if d[0] < H:
                 out[(AlertType.PROXIMITY, units)] = (math.nan, math.nan) if near_edge else (0, d[0])
             elif d[k] < H or near_edge:
                 out[(AlertType.PREDICTED_PROXIMITY, units)] = (
-                    (math.nan, math.nan) if near_edge else (float(taus[k]), float(d[k]))
+                    (math.nan, math.nan) if near_edge else (t_best, float(d[k]))
                 )
     return out
 

@@ -10,8 +10,10 @@ import hashlib
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from deconflict.engine.tracks import IntArray
 from deconflict.geo.ellipsoid import FloatArray
@@ -130,22 +132,12 @@ class AlertBook:
         )
 
 
-PAIR_DTYPE = np.dtype(
-    [
-        ("key", np.int64),
-        ("i", np.int64),
-        ("j", np.int64),
-        ("mi", np.int64),
-        ("mj", np.int64),
-        ("t0", np.float64),
-        ("held", np.float64),
-        ("event", np.float64),
-        ("val", np.float64, 3),
-        ("emit", np.float64, 3),
-    ]
-)
-"""One open pair alert: key (unit i, unit j, kind), the units' movements when it opened
-(-1: none), open time, last held, last event, current and last sent values (NaN: None)."""
+PAIR_INT = ("key", "i", "j", "mi", "mj")
+PAIR_FLOAT = ("t0", "held", "event")
+PAIR_VALUES = ("val", "emit")
+"""Columns of the open pair alerts: key (unit i, unit j, kind), the units' movements when
+it opened (-1: none); open time, last held, last event; current and last sent values,
+(n, 3) each (NaN: None)."""
 
 PairDescriber = Callable[
     [AlertType, int, int, int, int], tuple[tuple[str, ...], set[str], tuple[str, ...]]
@@ -160,22 +152,26 @@ def pair_key(kind: IntArray, i: IntArray, j: IntArray) -> IntArray:
 
 
 class PairAlerts:
-    """Open alerts between two units (proximity and predicted proximity), as one
-    structured array sorted by key: holding, updating and closing are array operations, and
-    Python runs only for the events. The rules are `AlertBook.hold`'s: a pair alert's
-    parties never change (its two units'), so an update is sent when a value changed and
-    `update_interval_s` has passed since the last event."""
+    """Open alerts between two units (proximity and predicted proximity), as columns sorted
+    by key: holding, updating and closing are array operations, and Python runs only for
+    the events. The rules are `AlertBook.hold`'s: a pair alert's parties never change (its
+    two units'), so an update is sent when a value changed and `update_interval_s` has
+    passed since the last event."""
 
     KINDS = (AlertType.PREDICTED_PROXIMITY, AlertType.PROXIMITY)
 
     def __init__(self, hysteresis_s: float, update_interval_s: float) -> None:
         self.hysteresis_s = hysteresis_s
         self.update_interval_s = update_interval_s
-        self.rows = np.zeros(0, PAIR_DTYPE)
+        self.cols: dict[str, npt.NDArray[Any]] = {
+            **{f: np.zeros(0, np.int64) for f in PAIR_INT},
+            **{f: np.zeros(0) for f in PAIR_FLOAT},
+            **{f: np.zeros((0, 3)) for f in PAIR_VALUES},
+        }
         self.describe: PairDescriber | None = None
 
     def __len__(self) -> int:
-        return int(self.rows.size)
+        return int(self.cols["key"].size)
 
     def hold(
         self,
@@ -192,75 +188,91 @@ class PairAlerts:
         if i.size == 0:
             return []
         key = pair_key(kind, i, j)
-        order = np.argsort(key, kind="stable")
-        key, kind, i, j, mi, mj, values = (
-            key[order],
-            kind[order],
-            i[order],
-            j[order],
-            mi[order],
-            mj[order],
-            values[order],
-        )
-        rows = self.rows
-        pos = np.searchsorted(rows["key"], key)
-        found = pos < rows.size
-        found[found] = rows["key"][pos[found]] == key[found]
+        if key.size > 1 and not bool((key[1:] > key[:-1]).all()):
+            order = np.argsort(key, kind="stable")
+            key, kind, i, j = key[order], kind[order], i[order], j[order]
+            mi, mj, values = mi[order], mj[order], values[order]
+        c = self.cols
+        pos = np.searchsorted(c["key"], key)
+        found = pos < c["key"].size
+        found[found] = c["key"][pos[found]] == key[found]
         at = pos[found]
-        rows["held"][at] = now
-        rows["val"][at] = values[found]
-        emit = rows["emit"][at]
+        c["held"][at] = now
         vals = values[found]
+        c["val"][at] = vals
+        emit = c["emit"][at]
         same = ((vals == emit) | (np.isnan(vals) & np.isnan(emit))).all(axis=1)
-        due = (now - rows["event"][at] >= self.update_interval_s) & ~same
+        due = (now - c["event"][at] >= self.update_interval_s) & ~same
         upd = at[due]
-        rows["event"][upd] = now
-        rows["emit"][upd] = rows["val"][upd]
-        new = ~found
-        add = np.zeros(int(new.sum()), PAIR_DTYPE)
-        add["key"], add["i"], add["j"] = key[new], i[new], j[new]
-        add["mi"], add["mj"] = mi[new], mj[new]
-        add["t0"] = add["held"] = add["event"] = now
-        add["val"] = add["emit"] = values[new]
-        events = [self._event(r, AlertEvent.UPDATE, now) for r in rows[upd]]
-        events += [self._event(r, AlertEvent.OPEN, now) for r in add]
-        if add.size:
-            merged = np.concatenate([rows, add])
-            self.rows = merged[np.argsort(merged["key"], kind="stable")]
+        c["event"][upd] = now
+        c["emit"][upd] = vals[due]
+        events = self._events({f: c[f][upd] for f in c}, AlertEvent.UPDATE, [now] * upd.size)
+        new = np.flatnonzero(~found)
+        if new.size:
+            t = np.full(new.size, now)
+            add: dict[str, npt.NDArray[Any]] = {
+                "key": key[new],
+                "i": i[new],
+                "j": j[new],
+                "mi": mi[new],
+                "mj": mj[new],
+            }
+            add.update(t0=t, held=t, event=t, val=values[new], emit=values[new])
+            events += self._events(add, AlertEvent.OPEN, [now] * new.size)
+            # Both sorted by key: insert in place of a merge and sort, O(alerts).
+            where = pos[new]
+            for f in c:
+                c[f] = np.insert(c[f], where, add[f], axis=0)
         return events
 
     def close_due(self, now: float, strict: bool = True) -> list[Alert]:
         """Close alerts whose hysteresis ran out before `now` (at `now` too if not strict)."""
-        if self.rows.size == 0:
+        c = self.cols
+        if c["key"].size == 0:
             return []
-        end = self.rows["held"] + self.hysteresis_s
+        end = c["held"] + self.hysteresis_s
         due = (end < now) | ((end <= now) & (not strict))
         if not due.any():
             return []
-        gone = self.rows[due]
-        self.rows = self.rows[~due]
-        return [
-            self._event(r, AlertEvent.CLOSE, float(t))
-            for r, t in zip(gone, (gone["held"] + self.hysteresis_s).tolist(), strict=True)
-        ]
+        gone = {f: a[due] for f, a in c.items()}
+        keep = ~due
+        for f in c:
+            c[f] = c[f][keep]
+        return self._events(gone, AlertEvent.CLOSE, end[due].tolist())
 
-    def _event(self, r: np.void, event: AlertEvent, t: float) -> Alert:
-        assert self.describe is not None
-        kind = self.KINDS[int(r["key"]) & 1]
-        units, parties, decl = self.describe(
-            kind, int(r["i"]), int(r["j"]), int(r["mi"]), int(r["mj"])
-        )
-        t0 = float(r["t0"])
-        d, ct, cd = (None if math.isnan(x) else x for x in r["val"].tolist())
-        return Alert(
-            alert=alert_id(kind, units, decl, t0),
-            event=event,
-            type=kind,
-            time_s=t,
-            units=units,
-            parties=tuple(sorted(parties)),
-            distance_m=d,
-            cpa_time_s=ct,
-            cpa_distance_m=cd,
-            declarations=decl,
-        )
+    def _events(
+        self, rows: dict[str, npt.NDArray[Any]], event: AlertEvent, times: list[float]
+    ) -> list[Alert]:
+        """One event per row of `rows` (columns as in `cols`), at `times`."""
+        describe = self.describe
+        assert describe is not None
+        out = []
+        for key, i, j, mi, mj, t0, val, t in zip(
+            rows["key"].tolist(),
+            rows["i"].tolist(),
+            rows["j"].tolist(),
+            rows["mi"].tolist(),
+            rows["mj"].tolist(),
+            rows["t0"].tolist(),
+            rows["val"].tolist(),
+            times,
+            strict=True,
+        ):
+            kind = self.KINDS[key & 1]
+            units, parties, decl = describe(kind, i, j, mi, mj)
+            d, ct, cd = (None if math.isnan(x) else x for x in val)
+            out.append(
+                Alert(
+                    alert=alert_id(kind, units, decl, t0),
+                    event=event,
+                    type=kind,
+                    time_s=t,
+                    units=units,
+                    parties=tuple(sorted(parties)),
+                    distance_m=d,
+                    cpa_time_s=ct,
+                    cpa_distance_m=cd,
+                    declarations=decl,
+                )
+            )
+        return out

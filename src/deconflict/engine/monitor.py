@@ -249,13 +249,17 @@ class Monitor:
         # Within 1 mm of a minimum counts as keeping it (docs/conflicts.md).
         h, v = self.policy.horizontal_m - TOLERANCE_M, self.policy.vertical_m - TOLERANCE_M
         now = self._tick_time
-        reporters = np.unique(np.concatenate(self._reporters))
+        reported = np.zeros(tracks.n, np.bool_)
+        for r in self._reporters:
+            reported[r] = True
+        reporters = np.flatnonzero(reported)
         self._reporters = []
         events = self.book.close_due(now)
         book = self.book
         name = self._unit_name
         # A stale unit that reports again is no longer stale: close at its report time.
-        for u in reporters.tolist():
+        stale = [k[1] for k in book.open if isinstance(k, tuple) and k[0] is AlertType.STALE]
+        for u in sorted(u for u in stale if reported[u]):
             ev = book.close((AlertType.STALE, u), float(tracks.t[u]))
             if ev is not None:
                 events.append(ev)
@@ -345,8 +349,10 @@ class Monitor:
             limit = routes.buffer[tracks.movement[u]] + s.corridor_tolerance_m + TOLERANCE_M
             off = d > limit
             self._dev[u[off]] = d[off] - routes.buffer[tracks.movement[u[off]]]
-        for r in reporters.tolist():
-            self._intr.pop(r, None)
+        if self._intr:
+            reported = np.zeros(tracks.n, np.bool_)
+            reported[reporters] = True
+            self._intr = {u: h for u, h in self._intr.items() if not reported[u]}
         if not areas.items:
             return
         # Parties first seen after the areas were indexed: refresh their numbers.

@@ -36,8 +36,9 @@ _QUERY_COST = 27.0  # per querying unit (its neighbourhood ranges)
 _DATA_COST = 9.0  # per data unit (hashed and sorted)
 _E = np.zeros(0, np.int64)
 F32 = npt.NDArray[np.float32]
-_Cols = tuple[F32, F32, F32, F32, F32, F32, npt.NDArray[np.int32]]
-"""x, y, speed, vx, vy, altitude and party of some units, for the screen."""
+C64 = npt.NDArray[np.complex64]
+_Cols = tuple[C64, F32, C64, C64]
+"""x + iy, reach share (H + margin + |v| T), vx + ivy, altitude + i party of some units."""
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,14 @@ class _Join:
             raise OverflowError("grid too fine for 64-bit keys")
         # Key order (band, x, y): the y cells of one (band, x) are one key range.
         keys = ((db_ - b0) * nx + (dx_ - x0)) * ny + (dy_ - y0)
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)  # any order within a cell
         skeys = keys[order]
         self.data = data[order]
         if same:
             self.query, qkeys = self.data, skeys
         else:
             qk = ((qb - b0) * nx + (qx - x0)) * ny + (qy - y0)
-            qorder = np.argsort(qk, kind="stable")
+            qorder = np.argsort(qk)
             self.query, qkeys = query[qorder], qk[qorder]
         # One row of ranges per occupied query cell, then per query unit.
         head = np.ones(qkeys.size, np.bool_)
@@ -277,7 +278,9 @@ def find_pairs(
 
 class _Screen:
     """Cheap float32 tests that keep every pair the exact test could keep: the margin
-    `slack` is orders of magnitude above float32 rounding at these coordinates."""
+    `slack` is orders of magnitude above float32 rounding at these coordinates. Columns
+    are paired as complex64 (x + iy, vx + ivy, altitude + i party) so that one gather
+    fetches two."""
 
     def __init__(
         self,
@@ -290,74 +293,62 @@ class _Screen:
         v_m: float,
         look_ahead_s: float,
     ) -> None:
-        f = np.float32
-        self.x, self.y = p[:, 0].astype(f), p[:, 1].astype(f)
-        self.vx, self.vy = v[:, 0].astype(f), v[:, 1].astype(f)
-        self.speed = speed.astype(f)
-        self.alt = alt.astype(f)
-        self.party = party.astype(np.int32)
-        self.look_ahead = f(look_ahead_s)
+        c = np.complex64
+        self.xy = (p[:, 0] + 1j * p[:, 1]).astype(c)
+        self.vel = (v[:, 0] + 1j * v[:, 1]).astype(c)
+        # Party numbers are exact in float32 below 2^24; beyond, the screen ignores party.
+        self.by_party = int(party.max(initial=0)) < 2**24 and int(party.min(initial=0)) >= 0
+        self.ap = (alt + 1j * (party if self.by_party else 0)).astype(c)
+        self.motion = (speed * look_ahead_s).astype(np.float32)
+        self.look_ahead = np.float32(look_ahead_s)
         # float32 keeps 24 bits: 6e-8 of the largest coordinate or motion, per operation.
         scale = float(np.abs(p[:, :2]).max()) + 2.0 * look_ahead_s * float(speed.max())
-        self.slack = 1.0 + 1e-5 * scale
-        self.reach0 = f(h_m + self.slack)
-        self.reach0_sq = f((h_m + self.slack) ** 2)
-        self.v_m = f(v_m + 1e-3 + 1e-6 * float(np.abs(alt).max()))
+        slack = 1.0 + 1e-5 * scale
+        self.reach0 = np.float32(h_m + slack)
+        self.reach0_sq = np.float32((h_m + slack) ** 2)
+        self.v_m = np.float32(v_m + 1e-3 + 1e-6 * float(np.abs(alt).max()))
 
     def side(self, rows: IntArray) -> _Cols:
         """The screen's columns of `rows`."""
-        return (
-            self.x[rows],
-            self.y[rows],
-            self.speed[rows],
-            self.vx[rows],
-            self.vy[rows],
-            self.alt[rows],
-            self.party[rows],
-        )
+        return self.xy[rows], self.motion[rows] + self.reach0, self.vel[rows], self.ap[rows]
 
     def __call__(
-        self,
-        qs: _Cols,
-        ds: _Cols,
-        q: IntArray,
-        d: IntArray,
-        per: IntArray,
+        self, qs: _Cols, ds: _Cols, q: IntArray, d: IntArray, per: IntArray
     ) -> tuple[IntArray, IntArray]:
         """Positions in `qs` and `ds` of the candidates (query positions `q`, each
         repeated `per` times, and data positions `d`) that may come within H."""
-        qx, qy, qv, qvx, qvy, qalt, qparty = qs
-        dx_, dy_, dv, dvx_, dvy_, dalt, dparty = ds
+        qxy, qreach, qvel, qap = qs
+        dxy, dreach, dvel, dap = ds
         # Now within H + (|v_a| + |v_b|) T (horizontal distance, 3-D speeds: a bound).
-        dx = np.repeat(qx[q], per)
-        dx -= dx_[d]
-        dy = np.repeat(qy[q], per)
-        dy -= dy_[d]
-        r = np.repeat(qv[q], per)
-        r += dv[d]
-        r *= self.look_ahead
-        r += self.reach0
+        w = np.repeat(qxy[q], per)
+        w -= dxy.take(d)
+        r = np.repeat(qreach[q], per)
+        r += dreach.take(d)
+        r -= self.reach0  # counted on both sides
         r *= r
-        dx *= dx
-        dy *= dy
-        dx += dy
-        keep = np.flatnonzero(dx < r)
+        dist = np.square(w.real)
+        dist += np.square(w.imag)
+        keep = dist < r
         a = np.repeat(q, per)[keep]
         b = d[keep]
-        ok = (qparty[a] != dparty[b]) & (np.abs(qalt[a] - dalt[b]) < self.v_m)
-        a, b = a[ok], b[ok]
+        w = w[keep]
+        # Other party, within V.
+        e = qap.take(a)
+        e -= dap.take(b)
+        ok = np.abs(e.real) < self.v_m
+        if self.by_party:
+            ok &= e.imag != 0
+        a, b, w = a[ok], b[ok], w[ok]
         # Closest approach in the plane (never farther than in 3-D).
-        ex = qx[a] - dx_[b]
-        ey = qy[a] - dy_[b]
-        wx = qvx[a] - dvx_[b]
-        wy = qvy[a] - dvy_[b]
-        vv = wx * wx + wy * wy
+        u = qvel.take(a)
+        u -= dvel.take(b)
+        vv = np.square(u.real) + np.square(u.imag)
+        dot = w.real * u.real + w.imag * u.imag
         with np.errstate(invalid="ignore", divide="ignore"):
-            tc = -(ex * wx + ey * wy) / vv
+            tc = -dot / vv
         tc = np.clip(np.nan_to_num(tc, nan=0.0, posinf=0.0, neginf=0.0), 0.0, self.look_ahead)
-        ex += tc * wx
-        ey += tc * wy
-        near = ex * ex + ey * ey < self.reach0_sq
+        w += tc * u
+        near = np.square(w.real) + np.square(w.imag) < self.reach0_sq
         return a[near], b[near]
 
 
@@ -376,10 +367,15 @@ def _exact(
     """The float64 tests that decide, on the screened pairs."""
     qa = np.concatenate(a_parts)
     qb = np.concatenate(b_parts)
-    keep = (party[qa] != party[qb]) & (np.abs(alt[qa] - alt[qb]) < v_m)
+    keep = (party.take(qa) != party.take(qb)) & (np.abs(alt.take(qa) - alt.take(qb)) < v_m)
     qa, qb = qa[keep], qb[keep]
-    d0 = p[qa] - p[qb]
-    dv = v[qa] - v[qb]
+    # Row gathers of (n, 3) arrays are slow in numpy: gather columns, the same numbers.
+    d0 = np.empty((qa.size, 3))
+    dv = np.empty((qa.size, 3))
+    for k in range(3):
+        pk, vk = p[:, k].copy(), v[:, k].copy()
+        np.subtract(pk.take(qa), pk.take(qb), out=d0[:, k])
+        np.subtract(vk.take(qa), vk.take(qb), out=dv[:, k])
     vv = np.einsum("ij,ij->i", dv, dv)
     with np.errstate(invalid="ignore", divide="ignore"):
         tc = np.where(
@@ -391,15 +387,17 @@ def _exact(
     dmin = np.linalg.norm(d0 + tc[:, None] * dv, axis=1)
     near: BoolArray = dmin < h_m
     a, b = qa[near], qb[near]
-    ua, ub = units[a], units[b]
+    ua, ub = units.take(a), units.take(b)
     i = np.minimum(ua, ub)
     j = np.maximum(ua, ub)
-    order = np.lexsort((j, i))
+    top = int(units.max()) + 1
+    # Pairs are distinct: one sort on a combined key when it fits in 64 bits.
+    order = np.argsort(i * top + j) if top < 2**31 else np.lexsort((j, i))
     return PairResult(
         i=i[order],
         j=j[order],
         distance_m=np.linalg.norm(d0[near], axis=1)[order],
         cpa_dt_s=tc[near][order],
         cpa_distance_m=dmin[near][order],
-        vertical_m=np.abs(alt[a] - alt[b])[order],
+        vertical_m=np.abs(alt.take(a) - alt.take(b))[order],
     )
