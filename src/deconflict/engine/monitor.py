@@ -157,9 +157,10 @@ class Monitor:
             self._start(Frame(float(lon[rows[0]]), float(lat[rows[0]])))
         tracks = self._tracks
         assert tracks is not None
-        kept = [reports[k] for k in rows.tolist()]
-        movement = np.fromiter((self._movement_of(r) for r in kept), np.int64, len(kept))
-        units = tracks.unit_ids(kept)
+        kept = reports if rows.size == n else [reports[k] for k in rows.tolist()]
+        keys = [(r.party, r.unit) for r in kept]
+        movement = self._movements(kept, keys)
+        units = tracks.unit_ids(keys)
         if self._dev.shape[0] < tracks.n:
             grown = np.full(max(tracks.n, 2 * self._dev.shape[0]), np.nan)
             grown[: self._dev.shape[0]] = self._dev
@@ -192,15 +193,27 @@ class Monitor:
         events.sort(key=lambda a: a.time_s)
         return events
 
-    def _movement_of(self, r: PositionReport) -> int:
-        mid = r.movement if r.movement is not None else self.assignments.get((r.party, r.unit))
-        if mid is None:
-            return -1
-        k = self.movement_index.get((r.party, mid))
-        if k is None:
-            self.counters["unknown_movement"] += 1
-            return -1
-        return k
+    def _movements(
+        self, reports: Sequence[PositionReport], keys: list[tuple[str, str]]
+    ) -> IntArray:
+        """Index of each report's movement (its own, else its unit's assignment), -1 for
+        none; Python runs only for the reports that have one."""
+        out = np.full(len(reports), -1, np.int64)
+        mids: list[str | None] = [r.movement for r in reports]
+        if self.assignments:
+            get = self.assignments.get
+            mids = [get(key) if m is None else m for m, key in zip(mids, keys, strict=True)]
+        if mids.count(None) == len(mids):
+            return out
+        for k, mid in enumerate(mids):
+            if mid is None:
+                continue
+            m = self.movement_index.get((keys[k][0], mid))
+            if m is None:
+                self.counters["unknown_movement"] += 1
+            else:
+                out[k] = m
+        return out
 
     def _apply(self, batch: Batch, reporters: bool) -> None:
         s = self.settings

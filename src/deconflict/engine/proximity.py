@@ -246,13 +246,18 @@ def find_pairs(
     if n < 2 or h_m <= 0 or v_m <= 0:
         return _empty()
     speed = np.linalg.norm(v, axis=1)
-    area = float(np.ptp(p[:, 0])) * float(np.ptp(p[:, 1]))
-    classes = speed_classes(speed, h_m, look_ahead_s, area)
+    # Units are hashed where they will be half-way through the look-ahead: a pair that
+    # comes within H at some t in [0, T] is then within H + |v_a - v_b| T / 2, half the
+    # reach of positions now, so about a quarter of the candidates.
+    half = 0.5 * look_ahead_s
+    mid = p[:, :2] + half * v[:, :2]
+    area = float(np.ptp(mid[:, 0])) * float(np.ptp(mid[:, 1]))
+    classes = speed_classes(speed, h_m, half, area)
     top = [float(speed[c].max()) for c in classes]
     # Bands coarse enough for 64-bit keys: altitudes are within (-1 km, 100 km).
     band_m = max(v_m, 1e-3 * (float(alt.max()) - float(alt.min())) + 1e-9)
-    extent = float(np.ptp(p[:, :2])) / 2.0**20
-    screen = _Screen(p, v, speed, alt, party, h_m, v_m, look_ahead_s)
+    extent = float(np.ptp(mid)) / 2.0**20
+    screen = _Screen(mid, v, speed, alt, party, h_m, v_m, half)
     a_parts: list[IntArray] = []
     b_parts: list[IntArray] = []
     for kb in range(len(classes)):
@@ -261,11 +266,11 @@ def find_pairs(
             query, data = (classes[kb], classes[ka])
             if ka != kb and query.size > data.size:
                 query, data = data, query
-            reach = h_m + (top[ka] + top[kb]) * look_ahead_s
+            reach = h_m + (top[ka] + top[kb]) * half
             cell = max(cell_m, reach * (1.0 + 1e-9) / _SPAN + 1e-6, extent)
             if query.size == 0 or (ka == kb and query.size < 2):
                 continue
-            join = _Join(p[:, 0], p[:, 1], alt, query, data, cell, band_m, reach / cell)
+            join = _Join(mid[:, 0], mid[:, 1], alt, query, data, cell, band_m, reach / cell)
             qside, dside = screen.side(join.query), screen.side(join.data)
             for q, d, per in join.chunks():
                 keep_q, keep_d = screen(qside, dside, q, d, per)
@@ -284,25 +289,26 @@ class _Screen:
 
     def __init__(
         self,
-        p: FloatArray,
+        mid: FloatArray,
         v: FloatArray,
         speed: FloatArray,
         alt: FloatArray,
         party: IntArray,
         h_m: float,
         v_m: float,
-        look_ahead_s: float,
+        half_s: float,
     ) -> None:
+        """`mid`: (n, 2) horizontal positions at `half_s`, the middle of the look-ahead."""
         c = np.complex64
-        self.xy = (p[:, 0] + 1j * p[:, 1]).astype(c)
+        self.xy = (mid[:, 0] + 1j * mid[:, 1]).astype(c)
         self.vel = (v[:, 0] + 1j * v[:, 1]).astype(c)
         # Party numbers are exact in float32 below 2^24; beyond, the screen ignores party.
         self.by_party = int(party.max(initial=0)) < 2**24 and int(party.min(initial=0)) >= 0
         self.ap = (alt + 1j * (party if self.by_party else 0)).astype(c)
-        self.motion = (speed * look_ahead_s).astype(np.float32)
-        self.look_ahead = np.float32(look_ahead_s)
+        self.motion = (speed * half_s).astype(np.float32)
+        self.half = np.float32(half_s)
         # float32 keeps 24 bits: 6e-8 of the largest coordinate or motion, per operation.
-        scale = float(np.abs(p[:, :2]).max()) + 2.0 * look_ahead_s * float(speed.max())
+        scale = float(np.abs(mid).max()) + 4.0 * half_s * float(speed.max())
         slack = 1.0 + 1e-5 * scale
         self.reach0 = np.float32(h_m + slack)
         self.reach0_sq = np.float32((h_m + slack) ** 2)
@@ -319,7 +325,7 @@ class _Screen:
         repeated `per` times, and data positions `d`) that may come within H."""
         qxy, qreach, qvel, qap = qs
         dxy, dreach, dvel, dap = ds
-        # Now within H + (|v_a| + |v_b|) T (horizontal distance, 3-D speeds: a bound).
+        # At T / 2 within H + (|v_a| + |v_b|) T / 2 (horizontal, 3-D speeds: a bound).
         w = np.repeat(qxy[q], per)
         w -= dxy.take(d)
         r = np.repeat(qreach[q], per)
@@ -346,7 +352,8 @@ class _Screen:
         dot = w.real * u.real + w.imag * u.imag
         with np.errstate(invalid="ignore", divide="ignore"):
             tc = -dot / vv
-        tc = np.clip(np.nan_to_num(tc, nan=0.0, posinf=0.0, neginf=0.0), 0.0, self.look_ahead)
+        # From the middle of the look-ahead: closest at tc in [-T/2, T/2].
+        tc = np.clip(np.nan_to_num(tc, nan=0.0, posinf=0.0, neginf=0.0), -self.half, self.half)
         w += tc * u
         near = np.square(w.real) + np.square(w.imag) < self.reach0_sq
         return a[near], b[near]
