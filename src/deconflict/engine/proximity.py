@@ -30,6 +30,7 @@ SPEED_EDGES_MPS = (0.5, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0)
 
 _SPAN = 3  # cells of reach / _SPAN: a disc of 7 x 7 cells at most, fewer candidates
 _CHUNK = 1 << 18  # candidate pairs screened at once
+_TABLE = 1 << 21  # cells of a grid small enough for a table of where each cell starts
 # Costs of a class pair, in candidate pairs screened (each about 25 ns), measured here:
 _PAIR_COST = 8000.0  # fixed (about 40 numpy calls)
 _QUERY_COST = 27.0  # per querying unit (its neighbourhood ranges)
@@ -177,31 +178,40 @@ class _Join:
         head = np.ones(qkeys.size, np.bool_)
         head[1:] = qkeys[1:] != qkeys[:-1]
         cells_q = qkeys[head]
-        of_unit = np.cumsum(head) - 1
-        disc = _disc(span)
-        lo_parts: list[IntArray] = []
-        hi_parts: list[IntArray] = []
-        bands = (0, 1) if same else (-1, 0, 1)
+        lo_off: list[int] = []
+        hi_off: list[int] = []
         lo_b, hi_b = int(db_.min()), int(db_.max())
-        for db in bands:
+        for db in (0, 1) if same else (-1, 0, 1):
             if int(qb.max()) + db < lo_b or int(qb.min()) + db > hi_b:
                 continue  # no data in that band
-            for dx, w in disc:
-                if same and db == 0 and dx < 0:
-                    continue
-                base = cells_q + (db * nx + dx) * ny
-                lo_parts.append(np.searchsorted(skeys, base - w, "left"))
-                hi_parts.append(np.searchsorted(skeys, base + w, "right"))
-        if not lo_parts:
+            for dx, w in _disc(span):
+                if not (same and db == 0 and dx < 0):
+                    lo_off.append((db * nx + dx) * ny - w)
+                    hi_off.append((db * nx + dx) * ny + w + 1)
+        if not lo_off:
             self.lo = self.counts = _E.reshape(0, 0)
             return
-        lo = np.stack(lo_parts, axis=1)[of_unit]
-        hi = np.stack(hi_parts, axis=1)[of_unit]
+        lo_k = cells_q[:, None] + np.asarray(lo_off)[None, :]
+        hi_k = cells_q[:, None] + np.asarray(hi_off)[None, :]
+        size = nx * ny * nb
+        if size <= max(_TABLE, 8 * (keys.size + qkeys.size)):
+            # Where each key's units start in the sorted data: a lookup, not a search.
+            start = np.zeros(size + 1, np.int64)
+            np.cumsum(np.bincount(keys, minlength=size), out=start[1:])
+            lo, hi = start[lo_k], start[hi_k]
+        else:
+            lo = np.searchsorted(skeys, lo_k, "left")
+            hi = np.searchsorted(skeys, hi_k, "left")
+        if cells_q.size < qkeys.size:  # a row per query unit
+            per_cell = np.diff(np.flatnonzero(np.append(head, True)))
+            lo, hi = np.repeat(lo, per_cell, axis=0), np.repeat(hi, per_cell, axis=0)
         if same:
             # The first range, own cell and those above it in y, from the next unit on.
             lo[:, 0] = np.arange(1, qkeys.size + 1)
         self.lo = lo
-        self.counts = np.maximum(hi - lo, 0)
+        self.counts = hi - lo
+        if same:
+            np.maximum(self.counts[:, 0], 0, out=self.counts[:, 0])
 
     def chunks(self) -> Iterator[tuple[IntArray, IntArray, IntArray]]:
         """(query positions, data positions, candidates per query unit) in chunks of
