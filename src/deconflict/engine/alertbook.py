@@ -36,8 +36,12 @@ class _Open:
 def alert_id(kind: AlertType, units: tuple[str, ...], extra: tuple[str, ...], t: float) -> str:
     """Stable id: the same condition opening at the same report time has the same id in a
     replay and live."""
-    text = "|".join((kind.value, *units, *extra, repr(float(t))))
-    return f"{kind.value}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    value = _VALUES[kind]
+    text = "|".join((value, *units, *extra, repr(float(t))))
+    return f"{value}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+_VALUES = {k: k.value for k in AlertType}  # enum .value is slow in the event loops
 
 
 class AlertBook:
@@ -260,7 +264,7 @@ class PairAlerts:
         ):
             kind = self.KINDS[key & 1]
             units, parties, decl = describe(kind, i, j, mi, mj)
-            d, ct, cd = (None if math.isnan(x) else x for x in val)
+            d, ct, cd = val
             out.append(
                 Alert(
                     alert=alert_id(kind, units, decl, t0),
@@ -269,9 +273,9 @@ class PairAlerts:
                     time_s=t,
                     units=units,
                     parties=tuple(sorted(parties)),
-                    distance_m=d,
-                    cpa_time_s=ct,
-                    cpa_distance_m=cd,
+                    distance_m=None if math.isnan(d) else d,
+                    cpa_time_s=None if math.isnan(ct) else ct,
+                    cpa_distance_m=None if math.isnan(cd) else cd,
                     declarations=decl,
                 )
             )

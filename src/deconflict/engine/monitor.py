@@ -418,15 +418,18 @@ class Monitor:
     ) -> tuple[tuple[str, ...], set[str], tuple[str, ...]]:
         """Units, parties and declarations of a pair alert (movements as it opened)."""
         assert self._tracks is not None
-        keys = self._tracks.keys
-        units = tuple(sorted((self._unit_name(i), self._unit_name(j))))
-        decl = tuple(sorted(self._movement_name(m) for m in (mi, mj) if m >= 0))
+        keys, names = self._tracks.keys, self._tracks.names
+        a, b = names[i], names[j]
+        units = (a, b) if a <= b else (b, a)
+        if mi < 0 and mj < 0:
+            decl: tuple[str, ...] = ()
+        else:
+            decl = tuple(sorted(self._movement_name(m) for m in (mi, mj) if m >= 0))
         return units, {keys[i][0], keys[j][0]}, decl
 
     def _unit_name(self, u: int) -> str:
         assert self._tracks is not None
-        party, unit = self._tracks.keys[u]
-        return f"{party}/{unit}"
+        return self._tracks.names[u]
 
     def _movement_name(self, m: int) -> str:
         return str(self.movements[m].key)

@@ -141,6 +141,8 @@ class Tracks:
         self.frame = frame
         self.index: dict[tuple[str, str], int] = {}
         self.keys: list[tuple[str, str]] = []
+        self.names: list[str] = []
+        """`party/unit` of each unit, as alerts name it."""
         self.parties: list[str] = []
         self.party_index: dict[str, int] = {}
         self.n = 0
@@ -180,6 +182,7 @@ class Tracks:
             return i
         i = self.index[key] = len(self.keys)
         self.keys.append(key)
+        self.names.append(f"{key[0]}/{key[1]}")
         pi = self.party_index.get(key[0])
         if pi is None:
             pi = self.party_index[key[0]] = len(self.parties)
