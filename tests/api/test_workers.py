@@ -151,10 +151,25 @@ def _wait_alerts(p: Party, want: int) -> list[dict[str, Any]]:
         time.sleep(0.1)
 
 
+def answering(server: Server, alert_id: str) -> tuple[int, str]:
+    """The partition that answers for an alert, and the process (`host:pid:tag`)
+    holding it."""
+    part = server.query(f"SELECT part FROM alerts WHERE alert_id = '{alert_id}'")[0][0]
+    owner = server.query(f"SELECT owner FROM monitor_lease WHERE id = {int(part) + 1}")[0][0]
+    return int(part), str(owner)
+
+
+def holders(server: Server) -> dict[str, int]:
+    """Process -> how many partitions it holds now."""
+    rows = server.query("SELECT owner, count(*) FROM monitor_lease GROUP BY owner")
+    return {str(o): int(n) for o, n in rows if o is not None}
+
+
 def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Server]) -> None:
     """Units reporting through different processes still meet in one monitor (the store's
-    queue, applied by the lease holder): one alert, the same through both processes; when
-    the holder is killed the other takes over and continues that alert, not a second."""
+    queue, applied by the process holding the partition that answers for them): one
+    alert, the same through both processes; when that process is killed the other takes
+    its partitions over and continues that alert, not a second."""
     a, b = pair
     alpha = a.add_party("alpha", "force")
     beta = on(b, a.add_party("beta", "force"))
@@ -163,7 +178,7 @@ def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Se
     assert len(seen) == 1 and seen[0]["type"] == "proximity", seen
     assert _wait_alerts(on(a, beta), 1) == _wait_alerts(beta, 1)
     first = seen[0]["alert"]
-    holder = a.query("SELECT owner FROM monitor_lease")[0][0]
+    part, holder = answering(a, first)
     pid = int(holder.split(":")[1])
     dead, alive = (a, b) if a.proc is not None and a.proc.pid == pid else (b, a)
     assert dead.proc is not None and dead.proc.pid == pid, (holder, a.proc, b.proc)
@@ -172,7 +187,7 @@ def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Se
     report_pair(alpha2, beta2, time.time())  # queued: the lease lapses within 5 s
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        owner = alive.query("SELECT owner FROM monitor_lease")[0][0]
+        owner = alive.query(f"SELECT owner FROM monitor_lease WHERE id = {part + 1}")[0][0]
         if owner and int(owner.split(":")[1]) == alive.proc.pid:  # type: ignore[union-attr]
             break
         time.sleep(0.2)

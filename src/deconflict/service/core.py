@@ -81,6 +81,12 @@ class Settings:
     """NATS server of the deployment's bus (`nats://host:port`, docs/scale.md "The bus"):
     wake-ups between service processes and the durable feeds of positions and alerts;
     empty: off (`serve --bus` sets it too)."""
+    monitor_partitions: int = 16
+    """Partitions of space that the monitoring processes on one store deal among
+    themselves (1 to 62; docs/live.md, "Partitions"). Every process on a store must use
+    the same number and cell size."""
+    monitor_cell_deg: float = 2.0
+    """Side of the cells of the partitions, degrees (0.01 to 90)."""
     cot_host: str = "127.0.0.1"
     """Address the CoT listeners bind to."""
     cot_tcp_port: int = 0
@@ -113,6 +119,11 @@ class Settings:
             from deconflict.web.tiles import check_tile_url
 
             check_tile_url(self.ui_tile_url)
+        parts, cell = self.monitor_partitions, self.monitor_cell_deg
+        if isinstance(parts, int) and not isinstance(parts, bool) and not 1 <= parts <= 62:
+            raise ValueError(f"monitor_partitions must be from 1 to 62, not {parts!r}")
+        if isinstance(cell, int | float) and not 0.01 <= cell <= 90:
+            raise ValueError(f"monitor_cell_deg must be from 0.01 to 90, not {cell!r}")
         every = self.follow_interval_s
         if isinstance(every, bool) or not isinstance(every, int | float) or not 0 < every <= 3600:
             raise ValueError(f"follow_interval_s must be above 0 and at most 3600, not {every!r}")

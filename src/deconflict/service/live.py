@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deconflict.engine.monitor import Monitor, MonitorSettings
+from deconflict.engine.partitions import Partitioning
 from deconflict.errors import InvalidPositions, InvalidRequest, NotFound, ReportProblem
 from deconflict.export.alerts import alert_json
 from deconflict.export.times import format_time
@@ -60,9 +61,11 @@ KEEP_CLOSED_S = 86_400.0
 """... for at most this long after they closed."""
 PRUNE_EVERY_S = 60.0
 LEASE_S = 5.0
-"""With several processes on one store, the one monitoring live positions holds the
-monitor lease this long past each renewal (every tick, once a second); when it dies,
-another takes over within this long."""
+"""With several processes on one store, each monitoring process holds its partitions this
+long past each renewal (at most once a second); when it dies, the others take its
+partitions over within this long."""
+CHECK_S = 1.0
+"""How often a process renews its partitions and sees who else takes part, seconds."""
 QUEUE_KEEP_S = 600.0
 """Applied position batches stay in the store's queue this long, seconds."""
 """Forgetting closed alerts runs at most this often per process."""
@@ -199,6 +202,22 @@ def _closing(last: Alert, time_s: float) -> Alert:
     )
 
 
+def _as(a: Alert, alert_id: str, event: AlertEvent) -> Alert:
+    """`a` under another id or as another event."""
+    return Alert(
+        alert_id,
+        event,
+        a.type,
+        a.time_s,
+        a.units,
+        a.parties,
+        a.distance_m,
+        a.cpa_time_s,
+        a.cpa_distance_m,
+        a.declarations,
+    )
+
+
 def _from_line(text: str) -> Alert:
     """An alert event back from its SPEC section 5 line (as the store keeps it)."""
     d = json.loads(text)
@@ -247,11 +266,25 @@ class LiveMonitor:
         """Id the current monitor gives -> id first sent (alerts kept across a rebuild)."""
         self._pruned_s = -math.inf
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
-        """Who this monitor is in the store's monitor lease (several processes)."""
-        self._cursor = 0
-        """The last queued batch this monitor applied (several processes)."""
+        """Who this monitor is among the store's monitoring processes."""
+        s = svc.settings
+        self.parts = Partitioning(
+            parts=s.monitor_partitions,
+            cell_deg=s.monitor_cell_deg,
+            h_m=s.policy.horizontal_m,
+            look_ahead_s=self.settings.look_ahead_s,
+            stale_timeout_s=self.settings.stale_timeout_s,
+            max_ground_mps=self.settings.max_ground_speed_mps,
+            max_air_mps=self.settings.max_air_speed_mps,
+        )
+        self._held: dict[int, int] = {}
+        """The partitions this process holds -> the last queued batch applied for each."""
+        self._mask = 0
+        self._checked_s = -math.inf
+        self._refused: str | None = None
+        self._latest: dict[str, PositionReport] = {}
+        """`party/unit` -> its latest report: who answers for a pair alert."""
         self._queue_pruned_s = -math.inf
-        self._load()
 
     def _reset(self) -> None:
         """Start afresh, as a restarted service does: this process just took the monitor
@@ -265,14 +298,16 @@ class LiveMonitor:
         self._adopted = {}
         self._watch = {}
         self._remap = {}
+        self._latest = {}
         self._load()
 
     def _load(self) -> None:
-        """Follow the alerts open in the store: a restarted service continues or closes
-        them rather than opening them again."""
+        """Follow the alerts of its partitions open in the store: a restarted service, or
+        one taking partitions over, continues or closes them rather than opening them
+        again."""
         svc = self.svc
         with svc.read() as repo:
-            rows = alert_store.all_open(repo.conn)
+            rows = alert_store.all_open(repo.conn, sorted(self._held))
         now = svc.now()
         for row in rows:
             a = _from_line(row.alert_json)
@@ -382,10 +417,15 @@ class LiveMonitor:
                     {"reports": [report_json(r) for r in reports]},
                 )
             seq = None
+            masks = self.parts.routes(reports)
             if reports:
-                seq = queue.enqueue(repo.conn, who.party, now, [report_json(r) for r in reports])
+                union = 0
+                for m in masks:
+                    union |= m
+                rows = [report_json(r) for r in reports]
+                seq = queue.enqueue(repo.conn, who.party, now, rows, union)
             if self._hold(repo, now):
-                mine = self._drain(repo, now, seq, reports)
+                mine = self._drain(repo, now, seq, reports, masks)
             if self._monitor is not None:
                 counters = dict(self._monitor.counters)
         return {
@@ -398,7 +438,12 @@ class LiveMonitor:
         """Feed one batch to the monitor (made by `_refresh`); the alert events it
         raises, to send."""
         assert self._monitor is not None
+        latest = self._latest
         for r in reports:
+            unit = f"{r.party}/{r.unit}"
+            was = latest.get(unit)
+            if was is None or was.time_s <= r.time_s:
+                latest[unit] = r
             kept = self._recent.setdefault(r.key, [])
             kept.append(r)
             if len(kept) > 2:
@@ -411,13 +456,34 @@ class LiveMonitor:
     # -- several processes: the queue and the lease -----------------------------------
 
     def _hold(self, repo: Repository, now: float) -> bool:
-        """Hold (or take) the monitor lease; a monitor that takes it starts afresh."""
-        lease = queue.lease(repo.conn, self.owner, now, LEASE_S)
-        if lease.owned and lease.taken:
-            log.info("monitoring live positions from the store's queue (%s)", self.owner)
+        """Take part, and hold this process's share of the partitions (at most once per
+        CHECK_S; in between the holding stands, as leases last LEASE_S). A monitor whose
+        partitions changed starts afresh, as a restarted one does."""
+        if 0.0 <= now - self._checked_s < CHECK_S:
+            return bool(self._held)
+        self._checked_s = now
+        p = self.parts
+        h = queue.hold(repo.conn, self.owner, p.plan, p.parts, now, LEASE_S)
+        if h.refused != self._refused:
+            self._refused = h.refused
+            if h.refused:
+                log.error(
+                    "not monitoring: %s, this one with %s (docs/live.md, Partitions)",
+                    h.refused,
+                    p.plan,
+                )
+        changed = set(h.held) != set(self._held)
+        self._held = h.held
+        if changed:
+            self._mask = sum(1 << q for q in h.held)
+            log.info(
+                "monitoring %d of %d partitions (%d processes take part)",
+                len(h.held),
+                p.parts,
+                h.members,
+            )
             self._reset()
-        self._cursor = lease.cursor
-        return lease.owned
+        return bool(self._held)
 
     def _drain(
         self,
@@ -425,36 +491,53 @@ class LiveMonitor:
         now: float,
         mine: int | None = None,
         mine_reports: Sequence[PositionReport] = (),
+        mine_masks: Sequence[int] = (),
     ) -> list[Alert]:
-        """Apply every queued batch after the cursor, in order; the alerts of batch
-        `mine` (whose reports, `mine_reports`, need not be read back from the queue)."""
+        """Apply every queued batch of this process's partitions after their cursors, in
+        order, with the reports routed to them; the alerts of batch `mine` (whose reports,
+        `mine_reports`, and their partitions, `mine_masks`, need not be read back)."""
         sent = self._send(repo, self._refresh(repo), now)
         out = sent if mine is None else []
-        cursor = self._cursor
+        held = self._held
+        every = self.parts.every
+        start = cursor = min(held.values())
+        mask = None if self._mask == every else self._mask
         while True:
-            batches = queue.batches(repo.conn, cursor, 500)
+            batches = queue.batches(repo.conn, cursor, 500, parts=mask)
             if not batches:
                 break
             for b in batches:
+                cursor = b.seq
+                want = 0
+                for q, done in held.items():
+                    if b.seq > done:
+                        want |= 1 << q
+                if not want:
+                    continue
+                masks: Sequence[int] | None = None
                 if b.seq == mine and mine_reports:
                     reports = list(mine_reports)
+                    masks = mine_masks
                 else:
                     reports = [_queued(r, b.party, self.svc) for r in b.reports]
-                found = self._send(repo, self._feed(reports, now), now)
+                if want != every:
+                    masks = masks or self.parts.routes(reports)
+                    reports = [r for r, m in zip(reports, masks, strict=True) if m & want]
+                found = self._send(repo, self._feed(reports, now), now) if reports else []
                 if b.seq == mine:
                     out = found
-                cursor = b.seq
-        if cursor != self._cursor:
-            queue.advance(repo.conn, cursor)
-            self._cursor = cursor
+        if cursor != start:
+            queue.advance(repo.conn, self.owner, cursor)
+            for q in held:
+                held[q] = max(held[q], cursor)
         if now - self._queue_pruned_s > PRUNE_EVERY_S:
             self._queue_pruned_s = now
-            queue.prune(repo.conn, cursor, now - QUEUE_KEEP_S)
+            queue.prune(repo.conn, now - QUEUE_KEEP_S, self.parts.parts)
         return out
 
     def release(self) -> None:
-        """Give up the monitor lease (the service stops), so another process takes it at
-        once rather than after LEASE_S."""
+        """Give up this process's partitions (the service stops), so the others take them
+        at once rather than after LEASE_S."""
         svc = self.svc
         with svc.db.lock, svc.write() as repo:
             queue.release(repo.conn, self.owner)
@@ -520,7 +603,11 @@ class LiveMonitor:
     def _send(self, repo: Repository, events: list[Alert], now: float) -> list[Alert]:
         out = []
         closed = False
+        split = self.parts.parts > 1
         for a in sorted(events, key=lambda e: e.time_s):
+            part = self.parts.answers(a, self._latest) if split else 0
+            if part not in self._held:
+                continue  # another partition answers for it (see Partitions)
             alert_id = self._remap.get(a.alert)
             if alert_id is None and a.event == AlertEvent.OPEN:
                 # The same alert found again: adopted at a restart, or open in the store
@@ -528,25 +615,24 @@ class LiveMonitor:
                 alert_id = self._by_match.get(_match(a)) or alert_store.find_open(repo.conn, a)
                 if alert_id is not None:
                     self._remap[a.alert] = alert_id
+            elif alert_id is None and split and a.alert not in self._open:
+                # Another partition answered for this alert until now: continue the one
+                # it opened, or open it if there is none.
+                alert_id = self._by_match.get(_match(a)) or alert_store.find_open(repo.conn, a)
+                if alert_id is not None:
+                    self._remap[a.alert] = alert_id
+                elif a.event == AlertEvent.CLOSE:
+                    continue
+                else:
+                    a = _as(a, a.alert, AlertEvent.OPEN)
             if alert_id is not None and alert_id != a.alert:
                 event = AlertEvent.UPDATE if a.event == AlertEvent.OPEN else a.event
-                a = Alert(
-                    alert_id,
-                    event,
-                    a.type,
-                    a.time_s,
-                    a.units,
-                    a.parties,
-                    a.distance_m,
-                    a.cpa_time_s,
-                    a.cpa_distance_m,
-                    a.declarations,
-                )
+                a = _as(a, alert_id, event)
             self._unadopt(a.alert)
             known = self._open.get(a.alert)
             self._follow(a)
             line = alert_json(a)
-            alert_store.save(repo.conn, a, _line(a), now, known)
+            alert_store.save(repo.conn, a, _line(a), now, known, part)
             closed = closed or a.event == AlertEvent.CLOSE
             record.append(
                 repo,

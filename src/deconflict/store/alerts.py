@@ -41,6 +41,8 @@ class AlertRow:
     """When the alert was first stored (service clock, epoch seconds)."""
     updated_s: float
     """When its last event was stored."""
+    part: int = 0
+    """The partition of space that answers for it (service/live.py, "Partitions")."""
 
 
 def dump(values: Iterable[str]) -> str:
@@ -60,6 +62,7 @@ def _row(r: Row[Any]) -> AlertRow:
         open=bool(m["open"]),
         opened_s=m["opened_s"],
         updated_s=m["updated_s"],
+        part=int(m["part"]),
     )
 
 
@@ -71,7 +74,9 @@ _UPDATE = update(t.alerts).where(_a.alert_id == bindparam("id"))
 _UPDATE_HELD = (
     update(t.alerts)
     .where(_a.alert_id == bindparam("id"), _a.open.is_(True), _a.parties == bindparam("p"))
-    .values(alert_json=bindparam("alert_json"), updated_s=bindparam("updated_s"))
+    .values(
+        alert_json=bindparam("alert_json"), updated_s=bindparam("updated_s"), part=bindparam("pt")
+    )
 )
 """An update of an open alert whose parties stay: only its last event and time change."""
 _ADD_PARTY = insert(t.alert_parties)
@@ -92,15 +97,22 @@ _SAME = select(_a.alert_id).where(
 _ACKED = select(_ack.party).where(_ack.alert_id == bindparam("id"), _ack.party == bindparam("p"))
 
 
-def save(conn: Connection, a: Alert, line: str, now: float, known: Alert | None = None) -> None:
+def save(
+    conn: Connection,
+    a: Alert,
+    line: str,
+    now: float,
+    known: Alert | None = None,
+    part: int = 0,
+) -> None:
     """Store one event of an alert (`line`: its SPEC section 5 JSON text) as the alert's
-    last: the alert opens, changes or closes. `known`: its last event as the caller
-    believes it stored; an update that keeps the parties is then one statement, the
-    common case (it checks the belief)."""
+    last: the alert opens, changes or closes; `part` answers for it now. `known`: its last
+    event as the caller believes it stored; an update that keeps the parties is then one
+    statement, the common case (it checks the belief)."""
     parties = dump(a.parties)
     is_open = a.event != AlertEvent.CLOSE
     if known is not None and is_open and known.parties == a.parties:
-        params = {"id": a.alert, "p": parties, "alert_json": line, "updated_s": now}
+        params = {"id": a.alert, "p": parties, "alert_json": line, "updated_s": now, "pt": part}
         if conn.execute(_UPDATE_HELD, params).rowcount == 1:
             return
     prev = conn.execute(_PREVIOUS, {"id": a.alert}).first()
@@ -112,6 +124,7 @@ def save(conn: Connection, a: Alert, line: str, now: float, known: Alert | None 
         "alert_json": line,
         "open": is_open,
         "updated_s": now,
+        "part": part,
     }
     if prev is None:
         conn.execute(_INSERT, {"alert_id": a.alert, "opened_s": now, **values})
@@ -135,9 +148,12 @@ def open_of(conn: Connection, party: str) -> list[AlertRow]:
     return [_row(r) for r in conn.execute(_OPEN_OF, {"party": party})]
 
 
-def all_open(conn: Connection) -> list[AlertRow]:
-    """Every open alert, oldest first (a monitor starting on the store)."""
+def all_open(conn: Connection, parts: Sequence[int] | None = None) -> list[AlertRow]:
+    """Every open alert (of the partitions `parts`, if given), oldest first (a monitor
+    starting on the store, or taking partitions over)."""
     stmt = select(t.alerts).where(_a.open.is_(True)).order_by(_a.opened_s, _a.alert_id)
+    if parts is not None:
+        stmt = stmt.where(_a.part.in_(list(parts)))
     return [_row(r) for r in conn.execute(stmt)]
 
 

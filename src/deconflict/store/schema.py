@@ -58,17 +58,29 @@ position_queue = Table(
     Column("party", String(32), nullable=False),
     Column("at_s", Float, nullable=False),
     Column("reports", Text, nullable=False),  # JSON list of the batch's reports
+    # Bit p set: the batch has reports for partition p (service/live.py, "Partitions").
+    Column("parts", WIDE, nullable=False, server_default="1"),
 )
 
 monitor_lease = Table(
     "monitor_lease",
     metadata,
-    # One row: which process monitors live positions, until when, and the last batch of
-    # position_queue it applied.
+    # One row per partition of space (id = partition + 1): which process monitors it,
+    # until when, and the last batch of position_queue applied for it.
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("owner", String(64), nullable=True),
     Column("until_s", Float, nullable=False),
     Column("cursor", WIDE, nullable=False),
+)
+
+monitor_members = Table(
+    "monitor_members",
+    metadata,
+    # The processes taking part in monitoring, each until its lease lapses; the partitions
+    # are dealt among the live ones. `plan` is their partitioning (all must agree).
+    Column("owner", String(64), primary_key=True),
+    Column("until_s", Float, nullable=False),
+    Column("plan", String(64), nullable=False),
 )
 
 parties = Table(
@@ -244,6 +256,8 @@ log_nodes = Table(
     Column("level", Integer, primary_key=True, autoincrement=False),
     Column("idx", LOG_INDEX, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
+    # One B-tree on SQLite (migration 0009): a proof's ~30 reads are one search each.
+    sqlite_with_rowid=False,
 )
 
 log_contents = Table(
@@ -362,6 +376,7 @@ alerts = Table(
     Column("open", Boolean, nullable=False),
     Column("opened_s", Float, nullable=False),
     Column("updated_s", Float, nullable=False),  # when the last event was stored
+    Column("part", Integer, nullable=False, server_default="0"),  # partition answering for it
 )
 Index("ix_alerts_open", alerts.c.open, alerts.c.updated_s)
 Index("ix_alerts_units", alerts.c.units, alerts.c.type)
