@@ -6,7 +6,9 @@ random straight courses) report once a second. `--mix dense` (default, the harde
 ground still or on foot (0-2 m/s), 57 % vehicles (2-30 m/s), 2 % helicopters and drones
 (20-80 m/s, 50-1500 m), 1 % fixed wing (100-250 m/s, 500-3000 m).
 Each tick is one `Monitor.ingest` of n PositionReport objects (conversion, rules, grid,
-CPA, alert book). Prints reports/s, per-tick median, growth against 1k, the process RSS, and
+CPA, alert book); the same ticks are then given to a second monitor as columns
+(`Monitor.ingest_columns`, no report objects), which must end with the same open alerts.
+Prints reports/s, per-tick median, growth against 1k, the process RSS, and
 a baseline measured in the same run: all-pairs closest approach in numpy (O(n^2), chunked)
 for the same tick, where affordable. Run: `.venv/bin/python bench/live.py` (`--quick`).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import statistics
 import time
 
@@ -59,12 +62,30 @@ class Traffic:
         self.party = [f"p{k}" for k in rng.integers(0, 5, n)]
         self.unit = [f"u{k}" for k in range(n)]
 
-    def tick(self, k: int) -> list[PositionReport]:
+    def where(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         c = np.radians(self.course)
         x = self.x + self.speed * np.sin(c) * k
         y = self.y + self.speed * np.cos(c) * k
         lat = 35.0 + y / 111_320.0
         lon = 40.0 + x / (111_320.0 * np.cos(np.radians(lat)))
+        return lon, lat
+
+    def columns(self, k: int) -> dict[str, object]:
+        """The reports of `tick(k)` as the columns of `Monitor.ingest_columns`."""
+        lon, lat = self.where(k)
+        return {
+            "party": self.party,
+            "unit": self.unit,
+            "time_s": np.full(self.n, T0 + k),
+            "lon": lon,
+            "lat": lat,
+            "alt_m": self.alt,
+            "speed_mps": self.speed,
+            "course_deg": self.course,
+        }
+
+    def tick(self, k: int) -> list[PositionReport]:
+        lon, lat = self.where(k)
         t = T0 + k
         return [
             PositionReport(u, p, t, lo, la, None if math.isnan(a) else a, s, co)
@@ -132,11 +153,25 @@ def bench(n: int, ticks: int, baseline: bool, mix: str) -> dict[str, float]:
         "monitor_mb": after - before,
         "open": len(monitor.book),
     }
+    del batches, monitor
+    gc.collect()
+    # The same ticks as columns, without report objects (Monitor.ingest_columns).
+    cols = [traffic.columns(k) for k in range(ticks + 1)]
+    monitor = Monitor(POLICY, [])
+    monitor.ingest_columns(**cols[0])  # type: ignore[arg-type]
+    times = []
+    for k in range(1, ticks + 1):
+        t0 = time.perf_counter()
+        monitor.ingest_columns(**cols[k])  # type: ignore[arg-type]
+        times.append(time.perf_counter() - t0)
+    monitor.flush()
+    out["col_ms"] = 1e3 * statistics.median(times)
+    assert len(monitor.book) == out["open"], "columns and objects disagree"
+    del cols, monitor
     if baseline:
         t0 = time.perf_counter()
         out["pairs"] = all_pairs(traffic, ticks)
         out["base_ms"] = 1e3 * (time.perf_counter() - t0)
-    del batches, monitor
     gc.collect()
     return out
 
@@ -148,12 +183,14 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     ticks = 3 if args.quick else 5
+    print(f"load averages {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (before)")
     rows = [bench(n, ticks, baseline=n <= 10_000, mix=args.mix) for n in sizes]
     print(
         "| units | tick median ms | reports/s | growth vs 1k (units x) | RSS MB "
-        "| monitor + reports MB | open alerts | all-pairs baseline ms | speed-up |"
+        "| monitor + reports MB | open alerts | all-pairs baseline ms | speed-up "
+        "| columns: tick ms | columns: reports/s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     first = rows[0]
     for r in rows:
         growth = r["tick_ms"] / first["tick_ms"]
@@ -164,8 +201,9 @@ def main() -> None:
             f"| {growth:.1f} ({r['n'] / first['n']:.0f}) | {r['rss_mb']:.0f} "
             f"| {r['monitor_mb']:.0f} | {int(r['open'])} "
             f"| {'-' if base is None else f'{base:.0f}'} "
-            f"| {speedup} |"
+            f"| {speedup} | {r['col_ms']:.1f} | {r['n'] / r['col_ms'] * 1e3:,.0f} |"
         )
+    print(f"load averages {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (after)")
 
 
 if __name__ == "__main__":

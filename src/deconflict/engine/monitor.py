@@ -9,7 +9,7 @@ no I/O, no clock; the caller passes arrival times when it has them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,7 +121,6 @@ class Monitor:
         """Apply reports (any order); return the alert events of every tick completed by
         them, in time order. `now_s` is the arrival time, when known: reports dated after
         it by more than `future_tolerance_s` are dropped."""
-        s = self.settings
         n = len(reports)
         self.counters["received"] += n
         if n == 0:
@@ -136,6 +135,77 @@ class Monitor:
         crs = np.fromiter(
             (_NONE if r.course_deg is None else r.course_deg for r in reports), np.float64, n
         )
+
+        def keys_of(rows: IntArray) -> tuple[list[tuple[str, str]], list[str | None]]:
+            kept = reports if rows.size == n else [reports[k] for k in rows.tolist()]
+            return [(r.party, r.unit) for r in kept], [r.movement for r in kept]
+
+        return self._ingest(t, lon, lat, alt, spd, crs, keys_of, now_s)
+
+    def ingest_columns(
+        self,
+        party: Sequence[str],
+        unit: Sequence[str],
+        time_s: FloatArray,
+        lon: FloatArray,
+        lat: FloatArray,
+        alt_m: FloatArray | None = None,
+        speed_mps: FloatArray | None = None,
+        course_deg: FloatArray | None = None,
+        movement: Sequence[str | None] | None = None,
+        now_s: float | None = None,
+    ) -> list[Alert]:
+        """`ingest` of reports given as columns (row k is one report, fields as in
+        `PositionReport`), without report objects: the same rules, counters and events.
+        An absent optional value is NaN here (None in a report; a column left out is
+        absent throughout), so a NaN altitude, speed or course is absent, not invalid;
+        infinities are invalid as in `ingest`."""
+        n = len(party)
+        self.counters["received"] += n
+        if n == 0:
+            return []
+
+        def column(a: FloatArray | None) -> FloatArray:
+            if a is None:
+                return np.full(n, _NONE)
+            v = np.asarray(a, np.float64)
+            if v.shape != (n,):
+                raise ValueError("columns of different lengths")
+            return np.where(np.isnan(v), _NONE, v)
+
+        t, x, y = (np.asarray(c, np.float64) for c in (time_s, lon, lat))
+        if len(unit) != n or t.shape != (n,) or x.shape != (n,) or y.shape != (n,):
+            raise ValueError("columns of different lengths")
+        if movement is not None and len(movement) != n:
+            raise ValueError("columns of different lengths")
+
+        def keys_of(rows: IntArray) -> tuple[list[tuple[str, str]], list[str | None]]:
+            if rows.size == n:
+                keys = list(zip(party, unit, strict=True))
+                return keys, [None] * n if movement is None else list(movement)
+            pick = rows.tolist()
+            mids = [None] * rows.size if movement is None else [movement[k] for k in pick]
+            return [(party[k], unit[k]) for k in pick], mids
+
+        return self._ingest(
+            t, x, y, column(alt_m), column(speed_mps), column(course_deg), keys_of, now_s
+        )
+
+    def _ingest(
+        self,
+        t: FloatArray,
+        lon: FloatArray,
+        lat: FloatArray,
+        alt: FloatArray,
+        spd: FloatArray,
+        crs: FloatArray,
+        keys_of: Callable[[IntArray], tuple[list[tuple[str, str]], list[str | None]]],
+        now_s: float | None,
+    ) -> list[Alert]:
+        """Columns of n reports (absent values `_NONE`) in; `keys_of(rows)` gives the
+        (party, unit) and movement id of the rows kept."""
+        s = self.settings
+        n = t.size
         with np.errstate(invalid="ignore"):
             ok = (
                 np.isfinite(t)
@@ -157,9 +227,8 @@ class Monitor:
             self._start(Frame(float(lon[rows[0]]), float(lat[rows[0]])))
         tracks = self._tracks
         assert tracks is not None
-        kept = reports if rows.size == n else [reports[k] for k in rows.tolist()]
-        keys = [(r.party, r.unit) for r in kept]
-        movement = self._movements(kept, keys)
+        keys, mids = keys_of(rows)
+        movement = self._movements(mids, keys)
         units = tracks.unit_ids(keys)
         if self._dev.shape[0] < tracks.n:
             grown = np.full(max(tracks.n, 2 * self._dev.shape[0]), np.nan)
@@ -193,13 +262,10 @@ class Monitor:
         events.sort(key=lambda a: a.time_s)
         return events
 
-    def _movements(
-        self, reports: Sequence[PositionReport], keys: list[tuple[str, str]]
-    ) -> IntArray:
-        """Index of each report's movement (its own, else its unit's assignment), -1 for
-        none; Python runs only for the reports that have one."""
-        out = np.full(len(reports), -1, np.int64)
-        mids: list[str | None] = [r.movement for r in reports]
+    def _movements(self, mids: list[str | None], keys: list[tuple[str, str]]) -> IntArray:
+        """Index of each report's movement (its own id `mids[k]`, else its unit's
+        assignment), -1 for none; Python runs only for the reports that have one."""
+        out = np.full(len(mids), -1, np.int64)
         if self.assignments:
             get = self.assignments.get
             mids = [get(key) if m is None else m for m, key in zip(mids, keys, strict=True)]
