@@ -21,6 +21,7 @@ from api.test_protocol import movement
 from api.test_restart import check_store
 from api.test_streams import Receiver, receiver
 from deconflict.api.webhooks import HEADER_EVENT_ID
+from deconflict.engine.partitions import Partitioning
 
 __all__ = ["receiver"]  # the fixture, imported to be used here
 
@@ -154,8 +155,8 @@ def _wait_alerts(p: Party, want: int) -> list[dict[str, Any]]:
 def answering(server: Server, alert_id: str) -> tuple[int, str]:
     """The partition that answers for an alert, and the process (`host:pid:tag`)
     holding it."""
-    part = server.query(f"SELECT part FROM alerts WHERE alert_id = '{alert_id}'")[0][0]
-    owner = server.query(f"SELECT owner FROM monitor_lease WHERE id = {int(part) + 1}")[0][0]
+    part = server.query("SELECT part FROM alerts WHERE alert_id = :a", a=alert_id)[0][0]
+    owner = server.query("SELECT owner FROM monitor_lease WHERE id = :i", i=int(part) + 1)[0][0]
     return int(part), str(owner)
 
 
@@ -209,6 +210,73 @@ def test_positions_through_two_processes_make_one_monitor(pair: tuple[Server, Se
     assert ok(alpha2.get("/v1/alerts"))["alerts"] == []
     opened = alive.query("SELECT count(*) FROM alerts")
     assert opened == [(1,)], opened
+
+
+def _wait_holders(server: Server, want: dict[int, int]) -> dict[str, int]:
+    """Wait until the partitions are held as `want` says (pid -> how many)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        found = holders(server)
+        if {int(o.split(":")[1]): n for o, n in found.items()} == want:
+            return found
+        assert time.monotonic() < deadline, (found, want)
+        time.sleep(0.2)
+
+
+def places() -> list[tuple[float, float, int]]:
+    """Eight places (lat, lon, partition of their cell), four in even partitions and four
+    in odd ones: with two processes, each holds the partitions of one parity."""
+    split = Partitioning(parts=16, cell_deg=2.0)
+    even: list[tuple[float, float, int]] = []
+    odd: list[tuple[float, float, int]] = []
+    for k in range(200):
+        lat, lon = -60.0 + 5.0 * (k % 25), -170.0 + 11.0 * (k // 25)
+        part = split.cell_part(*split.cell_of(lat, lon))
+        (even if part % 2 == 0 else odd).append((lat, lon, part))
+    return even[:4] + odd[:4]
+
+
+def report_everywhere(alpha: Party, beta: Party, where: list[tuple[float, float, int]]) -> None:
+    """alpha/a<k> and beta/b<k>, 300 m apart at place k, at t and t + 1: a proximity
+    alert at each place (with one unit each, the pair is answered where alpha's is)."""
+    t = time.time() - 1.0
+    for dt in (0.0, 1.0):
+        for p, prefix in ((alpha, "a"), (beta, "b")):
+            north = 0.0 if prefix == "a" else 300.0 / 111_000
+            batch = [
+                {"unit": f"{prefix}{k}", "time": t + dt, "lat": lat + north, "lon": lon}
+                for k, (lat, lon, _) in enumerate(where)
+            ]
+            ok(p.post("/v1/positions", json=batch))
+
+
+def test_two_processes_deal_the_partitions_and_the_survivor_takes_all(
+    pair: tuple[Server, Server],
+) -> None:
+    """With two processes each holds 8 of the 16 partitions of space and answers for the
+    alerts in its cells; when one is killed the other takes its partitions over within
+    the lease (5 s) and continues its alerts, none opened twice."""
+    a, b = pair
+    assert a.proc is not None and b.proc is not None
+    _wait_holders(a, {a.proc.pid: 8, b.proc.pid: 8})
+    alpha = a.add_party("alpha", "force")
+    beta = on(b, a.add_party("beta", "force"))
+    where = places()
+    report_everywhere(alpha, beta, where)
+    seen = _wait_alerts(alpha, len(where))
+    assert len(seen) == len(where) and {x["type"] for x in seen} == {"proximity"}, seen
+    answered = {answering(a, x["alert"]) for x in seen}
+    assert {part for part, _ in answered} == {part for _, _, part in where}
+    assert len({owner for _, owner in answered}) == 2, answered  # both processes answer
+    first = sorted(x["alert"] for x in seen)
+    a.stop(signal.SIGKILL)
+    _wait_holders(b, {b.proc.pid: 16})
+    alpha_b = on(b, alpha)
+    report_everywhere(alpha_b, beta, where)
+    still = _wait_alerts(alpha_b, len(where))
+    assert sorted(x["alert"] for x in still) == first, still
+    assert b.query("SELECT count(*) FROM alerts") == [(len(where),)]
+    assert {answering(b, x)[1] for x in first} == set(holders(b))
 
 
 def _children(pid: int) -> list[int]:
