@@ -281,7 +281,7 @@ def find_pairs(
             if query.size == 0 or (ka == kb and query.size < 2):
                 continue
             join = _Join(mid[:, 0], mid[:, 1], alt, query, data, cell, band_m, reach / cell)
-            qside, dside = screen.side(join.query), screen.side(join.data)
+            qside, dside = screen.side(join.query, True), screen.side(join.data, False)
             for q, d, per in join.chunks():
                 keep_q, keep_d = screen(qside, dside, q, d, per)
                 a_parts.append(join.query[keep_q])
@@ -324,9 +324,10 @@ class _Screen:
         self.reach0_sq = np.float32((h_m + slack) ** 2)
         self.v_m = np.float32(v_m + 1e-3 + 1e-6 * float(np.abs(alt).max()))
 
-    def side(self, rows: IntArray) -> _Cols:
-        """The screen's columns of `rows`."""
-        return self.xy[rows], self.motion[rows] + self.reach0, self.vel[rows], self.ap[rows]
+    def side(self, rows: IntArray, query: bool) -> _Cols:
+        """The screen's columns of `rows` (the query side's reach share holds H too)."""
+        reach = self.motion[rows] + self.reach0 if query else self.motion[rows]
+        return self.xy[rows], reach, self.vel[rows], self.ap[rows]
 
     def __call__(
         self, qs: _Cols, ds: _Cols, q: IntArray, d: IntArray, per: IntArray
@@ -340,14 +341,14 @@ class _Screen:
         w -= dxy.take(d)
         r = np.repeat(qreach[q], per)
         r += dreach.take(d)
-        r -= self.reach0  # counted on both sides
         r *= r
         dist = np.square(w.real)
         dist += np.square(w.imag)
-        keep = dist < r
-        a = np.repeat(q, per)[keep]
-        b = d[keep]
-        w = w[keep]
+        keep = np.flatnonzero(dist < r)
+        # The query unit of each kept candidate: where it falls among the units' ends.
+        a = q[np.searchsorted(np.cumsum(per), keep, "right")]
+        b = d.take(keep)
+        w = w.take(keep)
         # Other party, within V.
         e = qap.take(a)
         e -= dap.take(b)
