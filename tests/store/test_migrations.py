@@ -128,6 +128,52 @@ def test_each_upgrade_step_keeps_the_data(engine: Engine) -> None:
     assert party_names(engine) == ["before"]
 
 
+def log_nodes_sql(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(
+            conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'log_nodes'"
+            ).scalar_one()
+        )
+
+
+def test_log_nodes_become_one_btree_on_sqlite_with_every_hash_kept(engine: Engine) -> None:
+    # Migration 0009: WITHOUT ROWID on SQLite (one B-tree search per stored hash), nothing
+    # on PostgreSQL; the hashes survive the copy both ways.
+    migrate.upgrade(engine, "0008")
+    rows = [(level, i, bytes([level, i % 256]) * 16) for level in range(3) for i in range(300)]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(schema.log_nodes), [{"level": a, "idx": b, "hash": c} for a, b, c in rows]
+        )
+
+    def stored() -> list[tuple[int, int, bytes]]:
+        with engine.connect() as conn:
+            found = conn.execute(select(schema.log_nodes).order_by("level", "idx")).all()
+        return [(int(a), int(b), bytes(c)) for a, b, c in found]
+
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        assert "WITHOUT ROWID" not in log_nodes_sql(engine)
+    migrate.upgrade(engine, "0009")
+    assert stored() == rows
+    if sqlite:
+        assert "WITHOUT ROWID" in log_nodes_sql(engine)
+        with engine.connect() as conn:  # a hash is found by the key itself, no index first
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT hash FROM log_nodes WHERE level = 1 AND idx = 7"
+            ).all()
+        assert [row[-1] for row in plan] == [
+            "SEARCH log_nodes USING PRIMARY KEY (level=? AND idx=?)"
+        ]
+    migrate.downgrade(engine, "0008")
+    assert stored() == rows
+    if sqlite:
+        assert "WITHOUT ROWID" not in log_nodes_sql(engine)
+    migrate.upgrade(engine)
+    assert stored() == rows
+
+
 def test_reopening_a_store_with_data_keeps_it(db_path: Path) -> None:
     first = Database(str(db_path))
     add_party(first.writer, "kept")

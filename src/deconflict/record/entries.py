@@ -112,18 +112,25 @@ def _plain(value: object, depth: int) -> bool:
         for k, v in value.items():
             if type(k) is not str or not k.isascii():
                 return False
-            if not (type(v) is str or v is None or type(v) is bool or _plain(v, depth + 1)):
+            tv = type(v)
+            if tv is str or v is None or tv is bool:
+                continue
+            if tv is int:
+                if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    return False
+            elif not _plain(v, depth + 1):
                 return False
         return True
     if type(value) is list or type(value) is tuple:
         if depth >= MAX_DEPTH:
             return False
         for v in value:
-            if type(v) is float:
+            tv = type(v)
+            if tv is float:
                 a = abs(v)
                 if not (1e-4 <= a < 1e16) or a.is_integer():
                     return False
-            elif not (type(v) is str or _plain(v, depth + 1)):
+            elif tv is not str and not _plain(v, depth + 1):
                 return False
         return True
     if type(value) is str or type(value) is bool or value is None:

@@ -84,6 +84,27 @@ def inclusion_proof_from(nodes: NodeReader, index: int, tree_size: int) -> list[
     return path(index, 0, tree_size, lambda a, b: range_root(nodes, a, b))
 
 
+class _KeyRecorder:
+    """A NodeReader that notes what is asked of it (and answers with zeros)."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, int]] = []
+
+    def get(self, level: int, index: int) -> bytes:
+        self.keys.append((level, index))
+        return bytes(HASH_SIZE)
+
+
+def inclusion_keys(index: int, tree_size: int) -> list[tuple[int, int]]:
+    """The (level, index) of every subtree hash `inclusion_proof_from(nodes, index,
+    tree_size)` and `range_root(nodes, 0, tree_size)` read, so a store can fetch them
+    in one query; O(log n), no reads."""
+    recorder = _KeyRecorder()
+    inclusion_proof_from(recorder, index, tree_size)
+    range_root(recorder, 0, tree_size)
+    return recorder.keys
+
+
 def consistency_proof_from(nodes: NodeReader, old_size: int, new_size: int) -> list[bytes]:
     """PROOF(old_size, D[0:new_size]) in O(log n) reads; the caller vouches for new_size."""
     _check_old_size(old_size, new_size)

@@ -27,7 +27,6 @@ from deconflict.record import (
     VerifyKey,
     consistency_proof_from,
     cosign_note,
-    inclusion_proof_from,
     make_checkpoint,
     parse_checkpoint,
     sign_checkpoint,
@@ -283,8 +282,7 @@ def inclusion(svc: Service, index: int, tree_size: int | None = None) -> dict[st
         if not 0 <= index < size:
             raise NotFound(f"The log of size {size} has no entry {index}.")
         entry = reader.entry(index)
-        proof = inclusion_proof_from(reader.nodes, index, size)
-        root = reader.root(size)
+        proof, root = reader.inclusion(index, size)
     return {
         "index": index,
         "tree_size": size,
