@@ -284,6 +284,8 @@ class LiveMonitor:
         self._refused: str | None = None
         self._latest: dict[str, PositionReport] = {}
         """`party/unit` -> its latest report: who answers for a pair alert."""
+        self.wake = threading.Event()
+        """Set when other processes queued batches (the Follower): the Ticker runs at once."""
         self._queue_pruned_s = -math.inf
 
     def _reset(self) -> None:
@@ -732,6 +734,7 @@ class Ticker:
 
     def stop(self) -> None:
         self._stop.set()
+        live(self.svc).wake.set()
         self._thread.join(timeout=5)
         found = self.svc.live
         if isinstance(found, LiveMonitor):
@@ -742,8 +745,11 @@ class Ticker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            monitor = live(self.svc)
+            monitor.wake.clear()
             try:
-                live(self.svc).advance()
+                monitor.advance()
             except Exception:  # keep the ticker alive; the error is in the log
                 log.exception("live tick failed")
-            self._stop.wait(self.period_s)
+            # Every period, or at once when another process queued batches (Follower).
+            monitor.wake.wait(self.period_s)
