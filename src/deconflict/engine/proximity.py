@@ -1,16 +1,16 @@
 """Pairs of units that are, or will be within the look-ahead, within H: each unit hashed
-once to a grid cell of its current position, neighbouring cells joined, closest point of
-approach on the candidates, all vectorised.
+once to a grid cell of where it will be half-way through the look-ahead, neighbouring
+cells joined, closest point of approach on the candidates, all vectorised.
 
-Units are bucketed by speed class. Two units that come within H over [now, now + T] are
-now within H + (|v_a| + |v_b|) T of each other, at most the reach of their two classes;
-a class pair is joined on a grid whose cells are a third of that reach, through the cells
-that can hold a point within reach (a disc of cells, not the whole square). Altitude is a
-third key, in bands of V: units more than one band apart never pair. Each unordered pair
-is emitted once (within a class, only the forward half of the neighbourhood is searched),
-so there is nothing to deduplicate. Candidates are screened in float32 with a margin far
-above its rounding (relative motion bound, party, altitude, closest approach in the
-plane); the few that pass are decided by the exact float64 closest approach. Cost is
+Units are bucketed by speed class. Two units that come within H at some t in [0, T] are
+at T/2 within H + (|v_a| + |v_b|) T/2 of each other, at most the reach of their two
+classes; a class pair is joined on a grid whose cells are a third of that reach, through
+the cells that can hold a point within reach. Altitude is a third key, in bands of V:
+units more than one band apart never pair. Each unordered pair is emitted once (within a
+class, only the forward half of the neighbourhood is searched), so there is nothing to
+deduplicate. Candidates are screened in float32 with a margin far above its rounding
+(relative motion bound, party, altitude, closest approach in the plane); the few that pass
+are decided by the exact float64 closest approach from the positions now. Cost is
 O(units x class pairs + candidate pairs), candidates in chunks to bound memory.
 """
 
