@@ -138,10 +138,12 @@ def test_spec_4_tracks_show_another_partys_unit_only_while_an_alert_names_it(
 
 
 def test_since_bounds_and_refusals(world: World) -> None:
-    a, t0 = world.a, world.t0
+    # A party of its own: the other test sees exactly the units it expects, whichever
+    # runs first.
+    a, t0 = world.server.add_party("d", "force"), world.t0
     many = [report("a9", t0 - 300 + k, 28.0, 28.0 + k * 1e-4) for k in range(150)]
     ok(a.post("/v1/positions", json=many))
-    reports = units(a)["a/a9"]
+    reports = units(a)["d/a9"]
     assert len(reports) == 120  # the unit's latest 120
     assert when(reports[0]["time"]) == pytest.approx(t0 - 300 + 30, abs=1e-3)
     assert when(reports[-1]["time"]) == pytest.approx(t0 - 300 + 149, abs=1e-3)
@@ -149,7 +151,7 @@ def test_since_bounds_and_refusals(world: World) -> None:
     assert times == sorted(times)
     # Accepted before `since`: not shown; a `since` earlier than the store keeps is moved up.
     assert units(a, since=time.time() + 60) == {}
-    assert "a/a9" in units(a, since=str(time.time() - 120))
+    assert "d/a9" in units(a, since=str(time.time() - 120))
     doc = ok(a.get("/v1/tracks", params={"since": "2000-01-01T00:00:00Z"}))
     assert when(doc["since"]) >= time.time() - 601 and when(doc["until"]) <= time.time() + 1
     for bad in ("yesterday", "nan", "2026-01-01T00:00:00"):
@@ -157,3 +159,4 @@ def test_since_bounds_and_refusals(world: World) -> None:
         assert r.status_code == 422, (bad, r.text)
         assert r.json()["error"]["code"] == "invalid_request", r.text
     assert world.server.client(None).get("/v1/tracks").status_code == 401
+    assert "d/a9" not in units(world.a)

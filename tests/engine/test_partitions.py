@@ -9,6 +9,7 @@ import dataclasses
 import math
 from collections import defaultdict
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
@@ -103,7 +104,7 @@ def compare(ticks: list[list[PositionReport]], split: Partitioning = PARTS) -> l
     for k, tick in enumerate(ticks):
         at = tick[0].time_s
         for key in keys:
-            q = split.answers(Alert("-", AlertEvent.OPEN, key[0], at, key[1], ()), history[k])
+            q = split.answers(Alert("-", AlertEvent.OPEN, key[0], at, key[1], ()), history[k].get)
             assert is_open(one, key, at) == is_open(each[q], key, at), (key, k, q)
     return want
 
@@ -156,4 +157,93 @@ def test_a_fast_unit_meets_a_slow_one_across_a_border() -> None:
     assert [e.type for e in opened] == [AlertType.PREDICTED_PROXIMITY, AlertType.PROXIMITY]
     k = int(opened[0].time_s - T0)
     assert wide.cell_part(*wide.cell_of(fast(k).lat, lon)) == north
-    assert wide.answers(opened[0], {f"blue/{still}": ticks[k][0], "red/f": fast(k)}) == south
+    assert wide.answers(opened[0], {f"blue/{still}": ticks[k][0], "red/f": fast(k)}.get) == south
+
+
+def r(unit: str, lat: float, lon: float, **kw: float) -> PositionReport:
+    return PositionReport(unit, "blue", T0, lon, lat, **kw)  # type: ignore[arg-type]
+
+
+def test_one_partition_is_everything() -> None:
+    p = Partitioning(parts=1)
+    reports = [r("a", 10.0, 20.0), r("b", -80.0, 179.99, speed_mps=5.0, course_deg=1.0)]
+    assert p.routes(reports) == [1, 1]
+    assert p.home("blue/a") == 0 and p.every == 1
+
+
+def test_a_report_goes_to_its_home_and_every_cell_within_its_reach() -> None:
+    p = Partitioning(parts=16, cell_deg=1.0)
+    still = r("a", 10.5, 20.5, speed_mps=0.0, course_deg=0.0)  # mid-cell, reach 3 km
+    (mask,) = p.routes([still])
+    assert set(bits(mask)) == {p.home("blue/a"), p.cell_part(10, 20)}
+    edge = r("a", 10.999, 20.5, speed_mps=0.0, course_deg=0.0)  # 110 m from the next row
+    (mask,) = p.routes([edge])
+    assert {p.cell_part(10, 20), p.cell_part(11, 20)} <= set(bits(mask))
+    # Without a course the monitor derives the velocity from positions: the reach is that
+    # of the fastest plausible unit (100 m/s on the ground: 53 km), so neighbours are in.
+    (mask,) = p.routes([r("a", 10.8, 20.9)])
+    corner = {p.cell_part(i, j) for i in (10, 11) for j in (20, 21)}
+    assert corner <= set(bits(mask))
+    (mask,) = p.routes([r("a", 10.8, 20.9, speed_mps=0.0, course_deg=0.0)])
+    assert set(bits(mask)) == {p.home("blue/a"), p.cell_part(10, 20)}
+
+
+def test_the_antimeridian_is_no_border() -> None:
+    p = Partitioning(parts=16, cell_deg=1.0)
+    (mask,) = p.routes([r("a", 0.5, 179.999, speed_mps=0.0, course_deg=0.0)])
+    assert p.cell_part(0, -180) in bits(mask)  # the cell east of it, across 180
+    assert p.cell_of(0.5, 180.0) == p.cell_of(0.5, -180.0)
+
+
+def test_a_pair_is_answered_where_the_slower_unit_is() -> None:
+    p = Partitioning(parts=16, cell_deg=1.0)
+    slow = PositionReport("s", "blue", T0, 20.5, 10.5, speed_mps=1.0, course_deg=0.0)
+    fast = PositionReport("f", "red", T0, 21.5, 10.5, speed_mps=30.0, course_deg=0.0)
+    latest = {"blue/s": slow, "red/f": fast}
+    pair = Alert("x", AlertEvent.OPEN, AlertType.PROXIMITY, T0, ("blue/s", "red/f"), ())
+    assert p.answers(pair, latest.get) == p.cell_part(10, 20)
+    alone = Alert("y", AlertEvent.OPEN, AlertType.DEVIATION, T0, ("red/f",), ())
+    assert p.answers(alone, latest.get) == p.home("red/f")
+
+
+def test_every_cell_within_reach_gets_the_report() -> None:
+    # For random ground reports anywhere below 80 degrees of latitude (and across the
+    # antimeridian), every cell whose nearest point is within the report's reach, by the
+    # geodesic distance to points along the cell's edges, is among the report's partitions.
+    rnd = np.random.default_rng(5)
+    p = Partitioning(parts=16, cell_deg=0.5)
+    n = 100
+    reports = [
+        PositionReport(
+            f"u{k}",
+            "blue",
+            T0,
+            float(rnd.choice([rnd.uniform(-180.0, 180.0), rnd.uniform(179.0, 180.0)])),
+            float(rnd.uniform(-80.0, 80.0)),
+            None,
+            [None, 0.0, 5.0, 30.0][k % 4],
+            [None, 90.0][k % 2],
+        )
+        for k in range(n)
+    ]
+    side = np.linspace(0.0, 1.0, 21)
+    for x, mask in zip(reports, p.routes(reports), strict=True):
+        reach = p.reach_m(x)
+        i0, j0 = math.floor(x.lat / 0.5), math.floor(x.lon / 0.5)
+        for di in range(-2, 3):
+            for dj in range(-2, 3):
+                lat0, lon0 = (i0 + di) * 0.5, (j0 + dj) * 0.5
+                lats = np.concatenate(
+                    [lat0 + 0.5 * side, lat0 + 0.5 * side, [lat0] * 21, [lat0 + 0.5] * 21]
+                )
+                lons = np.concatenate(
+                    [[lon0] * 21, [lon0 + 0.5] * 21, lon0 + 0.5 * side, lon0 + 0.5 * side]
+                )
+                lons = (lons + 180.0) % 360.0 - 180.0
+                _, _, d = GEOD.inv(np.full(lats.size, x.lon), np.full(lats.size, x.lat), lons, lats)
+                inside = di == 0 and dj == 0
+                if inside or float(np.min(d)) < reach:
+                    part = p.cell_part(
+                        *p.cell_of(lat0 + 0.25, (lon0 + 0.25 + 180.0) % 360.0 - 180.0)
+                    )
+                    assert part in bits(mask), (x, di, dj, float(np.min(d)), reach)

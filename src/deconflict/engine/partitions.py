@@ -23,9 +23,10 @@ With one partition everything is one monitor's, as without partitions. Pure: no 
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,7 @@ class Partitioning:
         """The partition that answers for `party/unit` alone."""
         if self.parts == 1:
             return 0
-        return zlib.crc32(unit.encode()) % self.parts
+        return _crc(unit) % self.parts
 
     def cell_part(self, i: int, j: int) -> int:
         """The partition of cell (row i, column j)."""
@@ -138,36 +139,39 @@ class Partitioning:
         j0 = np.floor((lon - dlon) / c).astype(np.int64)
         j1 = np.floor((lon + dlon) / c).astype(np.int64)
         single = (i0 == i1) & (j0 == j1)
-        parts = self.parts
         first = math.floor(-180.0 / c)
         columns = math.ceil(360.0 / c)
-        own = ((i0 * 73_856_093) ^ (((j0 - first) % columns + first) * 19_349_663)) % parts
-        out: list[int] = []
-        for k, r in enumerate(reports):
-            mask = 1 << self.home(f"{r.party}/{r.unit}")
-            if single[k]:
-                mask |= 1 << int(own[k])
-            elif (int(i1[k]) - int(i0[k]) + 1) * (int(j1[k]) - int(j0[k]) + 1) > 4 * parts:
-                mask = self.every
-            else:
-                for i in range(int(i0[k]), int(i1[k]) + 1):
-                    for j in range(int(j0[k]), int(j1[k]) + 1):
-                        mask |= 1 << self.cell_part(i, self._wrap(j))
-            out.append(mask)
+        own = ((i0 * 73_856_093) ^ (((j0 - first) % columns + first) * 19_349_663)) % self.parts
+        home = np.fromiter((self.home(f"{r.party}/{r.unit}") for r in reports), np.int64, n)
+        out: list[int] = ((np.int64(1) << home) | (np.int64(1) << own)).tolist()
+        for k in np.flatnonzero(~single).tolist():
+            cells = (int(i1[k]) - int(i0[k]) + 1) * (int(j1[k]) - int(j0[k]) + 1)
+            if cells > 4 * self.parts:
+                out[k] = self.every
+                continue
+            mask = 1 << int(home[k])
+            for i in range(int(i0[k]), int(i1[k]) + 1):
+                for j in range(int(j0[k]), int(j1[k]) + 1):
+                    mask |= 1 << self.cell_part(i, self._wrap(j))
+            out[k] = mask
         return out
 
-    def answers(self, alert: Alert, latest: Mapping[str, PositionReport]) -> int:
+    def answers(self, alert: Alert, latest: Callable[[str], PositionReport | None]) -> int:
         """The partition that answers for `alert`, from the latest report of each of its
-        units that the caller has (`party/unit` -> report)."""
+        units that the caller has (`latest("party/unit")`, None when it has none)."""
         if self.parts == 1:
             return 0
         if alert.type in PAIR_TYPES:
-            known = [(self.reach_m(latest[u]), u) for u in alert.units if u in latest]
+            known = [(self.reach_m(r), u, r) for u in alert.units if (r := latest(u)) is not None]
             if known:
-                unit = min(known)[1]
-                r = latest[unit]
+                r = min(known, key=lambda k: (k[0], k[1]))[2]
                 return self.cell_part(*self.cell_of(r.lat, r.lon))
         return self.home(alert.units[0])
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _crc(unit: str) -> int:
+    return zlib.crc32(unit.encode())
 
 
 def bits(mask: int) -> list[int]:

@@ -29,6 +29,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ from deconflict.errors import InvalidPositions, InvalidRequest, NotFound, Report
 from deconflict.export.alerts import alert_json
 from deconflict.export.times import format_time
 from deconflict.ingest.fields import NonFinite, RuleBroken, describe
+from deconflict.ingest.positions.batch import FIELDS, plain_reports
 from deconflict.ingest.positions.reports import check_count, from_json, report, time_value
 from deconflict.model.declarations import Declaration, Movement
 from deconflict.model.positions import Alert, AlertEvent, AlertType, PositionReport
@@ -69,9 +71,7 @@ CHECK_S = 1.0
 QUEUE_KEEP_S = 600.0
 """Applied position batches stay in the store's queue this long, seconds."""
 """Forgetting closed alerts runs at most this often per process."""
-REPORT_FIELDS = frozenset(
-    {"unit", "time", "lat", "lon", "alt_m", "speed_mps", "course_deg", "movement", "party"}
-)
+REPORT_FIELDS = FIELDS
 _SOURCE = "the batch"
 
 
@@ -109,6 +109,13 @@ def parse_batch(svc: Service, raw: bytes, party: str) -> list[PositionReport]:
             f"The body must be a JSON array of position reports, not {describe(doc)}."
         )
     check_count(len(doc), limits.max_batch_reports, "max_batch_reports", "the batch")
+    plain = plain_reports(doc, party, limits)
+    return plain if plain is not None else check_reports(doc, party, svc)
+
+
+def check_reports(doc: list[Any], party: str, svc: Service) -> list[PositionReport]:
+    """The reports of a parsed batch checked one by one; InvalidPositions names the first
+    bad one (`plain_reports` takes the common case faster, column by column)."""
     out: list[PositionReport] = []
     for i, item in enumerate(doc):
         try:
@@ -253,8 +260,9 @@ class LiveMonitor:
         self._fingerprint: tuple[tuple[str, str, int, str], ...] | None = None
         self._change = -1
         """The store's last declaration change (engine_changes) the monitor was built at."""
-        self._recent: dict[tuple[str, str], list[PositionReport]] = {}
-        """(party, unit) -> its last two reports, to prime a rebuilt monitor."""
+        self._recent: dict[tuple[str, str], tuple[PositionReport, ...]] = {}
+        """(party, unit) -> its last two reports, the latest last: to prime a rebuilt
+        monitor, and to tell which partition answers for a pair alert."""
         self._open: dict[str, Alert] = {}
         """The open alerts this monitor follows: id -> its last event."""
         self._by_match: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
@@ -282,8 +290,6 @@ class LiveMonitor:
         self._mask = 0
         self._checked_s = -math.inf
         self._refused: str | None = None
-        self._latest: dict[str, PositionReport] = {}
-        """`party/unit` -> its latest report: who answers for a pair alert."""
         self.wake = threading.Event()
         """Set when other processes queued batches (the Follower): the Ticker runs at once."""
         self._queue_pruned_s = -math.inf
@@ -300,7 +306,6 @@ class LiveMonitor:
         self._adopted = {}
         self._watch = {}
         self._remap = {}
-        self._latest = {}
         self._load()
 
     def _load(self) -> None:
@@ -410,21 +415,21 @@ class LiveMonitor:
         with svc.db.lock, svc.write() as repo:
             now = svc.now()
             if reports:
+                rows = [report_json(r) for r in reports]
                 record.append(
                     repo,
                     now,
                     "positions",
                     who.party,
                     {"party": who.party, "reports": len(reports)},
-                    {"reports": [report_json(r) for r in reports]},
+                    {"reports": rows},
                 )
             seq = None
             masks = self.parts.routes(reports)
             if reports:
                 union = 0
-                for m in masks:
+                for m in set(masks):
                     union |= m
-                rows = [report_json(r) for r in reports]
                 seq = queue.enqueue(repo.conn, who.party, now, rows, union)
             if self._hold(repo, now):
                 mine = self._drain(repo, now, seq, reports, masks)
@@ -440,17 +445,18 @@ class LiveMonitor:
         """Feed one batch to the monitor (made by `_refresh`); the alert events it
         raises, to send."""
         assert self._monitor is not None
-        latest = self._latest
+        recent = self._recent
         for r in reports:
-            unit = f"{r.party}/{r.unit}"
-            was = latest.get(unit)
-            if was is None or was.time_s <= r.time_s:
-                latest[unit] = r
-            kept = self._recent.setdefault(r.key, [])
-            kept.append(r)
-            if len(kept) > 2:
-                kept.sort(key=lambda x: x.time_s)
-                del kept[0]
+            key = (r.party, r.unit)
+            kept = recent.get(key)
+            if kept is None:
+                recent[key] = (r,)
+                continue
+            last = kept[-1]
+            if r.time_s >= last.time_s:
+                recent[key] = (last, r)
+            elif len(kept) == 1 or r.time_s > kept[0].time_s:
+                recent[key] = (r, last)
         if self._watch:
             self._saw(reports)
         return self._monitor.ingest(list(reports), now_s=now)
@@ -561,6 +567,22 @@ class LiveMonitor:
                 if self._adopted:
                     sent += self._send(repo, self._settle(repo, now), now)
                 return len(sent)
+
+    def _latest(self, unit: str) -> PositionReport | None:
+        """The latest report of `party/unit` this monitor has."""
+        party, _, name = unit.partition("/")
+        kept = self._recent.get((party, name))
+        return None if kept is None else kept[-1]
+
+    def apply_queued(self) -> int:
+        """Apply the batches other processes queued for this process's partitions (the
+        Follower saw some); time does not pass (that is `advance`)."""
+        svc = self.svc
+        with svc.db.lock, svc.write() as repo:
+            now = svc.now()
+            if not self._hold(repo, now):
+                return 0
+            return len(self._drain(repo, now))
 
     def _saw(self, reports: Sequence[PositionReport]) -> None:
         for r in reports:
@@ -744,12 +766,19 @@ class Ticker:
                 log.exception("could not give up the monitor lease")
 
     def _run(self) -> None:
+        due = time.monotonic()
         while not self._stop.is_set():
             monitor = live(self.svc)
             monitor.wake.clear()
             try:
-                monitor.advance()
+                if time.monotonic() >= due:
+                    due = time.monotonic() + self.period_s
+                    monitor.advance()
+                else:
+                    monitor.apply_queued()
             except Exception:  # keep the ticker alive; the error is in the log
                 log.exception("live tick failed")
-            # Every period, or at once when another process queued batches (Follower).
-            monitor.wake.wait(self.period_s)
+            # Time passes every period; batches that other processes queued are applied at
+            # once (the Follower wakes it), without letting time pass: a tick is evaluated
+            # when a later report arrives or its time has come, never between two batches.
+            monitor.wake.wait(max(0.0, due - time.monotonic()))

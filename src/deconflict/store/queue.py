@@ -27,7 +27,14 @@ class Batch:
     seq: int
     party: str
     at_s: float
-    reports: list[dict[str, Any]]
+    text: str
+    """The reports as stored: a JSON list (parsed on demand: the process that accepted a
+    batch has its reports already)."""
+
+    @property
+    def reports(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = json.loads(self.text)
+        return out
 
 
 def enqueue(
@@ -141,7 +148,7 @@ def batches(
     if parts is not None:
         q = q.where(_QUEUE.parts.op("&")(parts) != 0)
     rows = conn.execute(q.order_by(_QUEUE.seq).limit(limit)).all()
-    return [Batch(int(r.seq), r.party, float(r.at_s), json.loads(r.reports)) for r in rows]
+    return [Batch(int(r.seq), r.party, float(r.at_s), r.reports) for r in rows]
 
 
 def advance(conn: Connection, owner: str, cursor: int) -> None:
