@@ -115,7 +115,11 @@ def _plain(value: object, depth: int) -> bool:
             tv = type(v)
             if tv is str or v is None or tv is bool:
                 continue
-            if tv is int:
+            if tv is float:
+                a = abs(v)
+                if not (1e-4 <= a < 1e16) or a.is_integer():
+                    return False
+            elif tv is int:
                 if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
                     return False
             elif not _plain(v, depth + 1):
