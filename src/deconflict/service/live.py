@@ -633,21 +633,19 @@ class LiveMonitor:
             if part not in self._held:
                 continue  # another partition answers for it (see Partitions)
             alert_id = self._remap.get(a.alert)
-            if alert_id is None and a.event == AlertEvent.OPEN:
-                # The same alert found again: adopted at a restart, or open in the store
-                # through another process. It keeps its id.
-                alert_id = self._by_match.get(_match(a)) or alert_store.find_open(repo.conn, a)
-                if alert_id is not None:
-                    self._remap[a.alert] = alert_id
-            elif alert_id is None and split and a.alert not in self._open:
-                # Another partition answered for this alert until now: continue the one
-                # it opened, or open it if there is none.
+            if alert_id is None and (
+                a.event == AlertEvent.OPEN or (split and a.alert not in self._open)
+            ):
+                # The same alert found again: adopted at a restart, open in the store through
+                # another process, or opened by another partition that answered for it until
+                # now. It keeps its id; an update or close of one with none open in the store
+                # opens it, or is dropped.
                 alert_id = self._by_match.get(_match(a)) or alert_store.find_open(repo.conn, a)
                 if alert_id is not None:
                     self._remap[a.alert] = alert_id
                 elif a.event == AlertEvent.CLOSE:
                     continue
-                else:
+                elif a.event != AlertEvent.OPEN:
                     a = _as(a, a.alert, AlertEvent.OPEN)
             if alert_id is not None and alert_id != a.alert:
                 event = AlertEvent.UPDATE if a.event == AlertEvent.OPEN else a.event
