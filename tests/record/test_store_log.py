@@ -31,6 +31,7 @@ from deconflict.record import (
     inclusion_proof_from,
     leaf_hash,
     make_checkpoint,
+    node_hash,
     parse_checkpoint,
     root_from_leaf_hashes,
     sign_checkpoint,
@@ -94,13 +95,16 @@ def stored_nodes(svc: Service) -> dict[tuple[int, int], bytes]:
 
 
 class DictNodes:
-    """Stored subtree hashes read once, for checking many proofs quickly."""
+    """Stored subtree hashes read once, for checking many proofs quickly; those of the
+    levels the store does not keep folded from the stored leaves, as `SqlNodes` does."""
 
     def __init__(self, nodes: dict[tuple[int, int], bytes]) -> None:
         self.nodes = nodes
 
     def get(self, level: int, index: int) -> bytes:
-        return self.nodes[(level, index)]
+        if store_log.is_stored(level):
+            return self.nodes[(level, index)]
+        return node_hash(self.get(level - 1, 2 * index), self.get(level - 1, 2 * index + 1))
 
 
 def b64d(items: list[str]) -> list[bytes]:
@@ -145,10 +149,22 @@ def test_appends_across_transactions_give_the_pure_trees_roots_and_proofs(
                     assert got == inclusion_proof(leaves, i, size) == pure.inclusion_proof(i, size)
             for new in range(21):
                 for old in range(new + 1):
-                    got = consistency_proof_from(DictNodes(nodes), old, new)
+                    got = consistency_proof_from(reader.nodes, old, new)
                     assert got == consistency_proof(leaves, old, new)
-        # The subtree table holds exactly the complete subtrees of the pure tree.
-        assert nodes == {(lv, i): pure.nodes.get(lv, i) for lv in range(5) for i in range(20 >> lv)}
+                    assert consistency_proof_from(DictNodes(nodes), old, new) == got
+            # Every complete subtree, stored or folded from the leaves, one by one or by
+            # level, is the pure tree's.
+            complete = {(lv, i): pure.nodes.get(lv, i) for lv in range(5) for i in range(20 >> lv)}
+            assert {k: reader.nodes.get(*k) for k in complete} == complete
+            assert {
+                (lv, i): h for lv in range(6) for i, h in reader.level(lv, 0, 30).items()
+            } == complete
+            assert {(lv, i): h for lv in range(6) for i, h in reader.level(lv, 3, 4).items()} == {
+                k: h for k, h in complete.items() if k[1] == 3
+            }
+        # The subtree table holds the complete subtrees of the pure tree at the levels it
+        # keeps: the leaves and levels 3 and up (migration 0010), not levels 1 and 2.
+        assert nodes == {k: h for k, h in complete.items() if k[0] in (0, 3, 4)}
         # The service's answers are the same, in base64.
         one = record.inclusion(svc, 7, 20)
         assert b64d(one["proof"]) == inclusion_proof(leaves, 7, 20)
@@ -182,11 +198,18 @@ def test_proofs_take_their_lowest_hashes_from_the_entries_around_the_leaf(
                     assert proof == inclusion_proof(leaves, i, size)
                     assert root == root_from_leaf_hashes(leaves[:size])
             computed = LogReader(repo.conn).proof_nodes
+            pure = MerkleTree()
+            for leaf in leaves:
+                pure.append_leaf_hash(leaf)
             assert {
                 (lv, i): computed.get(lv, i)
                 for lv in range(store_log.PROOF_BLOCK_LEVELS)
                 for i in range(77 >> lv)
-            } == {k: h for k, h in stored_nodes(svc).items() if k[0] < store_log.PROOF_BLOCK_LEVELS}
+            } == {
+                (lv, i): pure.nodes.get(lv, i)
+                for lv in range(store_log.PROOF_BLOCK_LEVELS)
+                for i in range(77 >> lv)
+            }
         # The stored hashes are read by key, never by scanning the table (20 million rows
         # in a log of 10 million entries).
         with svc.read() as repo:
@@ -242,8 +265,15 @@ def test_the_store_path_reproduces_the_rfc_9162_reference_vectors(
                 assert consistency_proof_from(reader.nodes, old, new) == proof
                 verify_consistency(old, new, v.ROOTS[old], v.ROOTS[new], proof)
         assert stored_nodes(svc) == {
-            (lv, i): h for lv, row in enumerate(v.NODE_HASHES) for i, h in enumerate(row)
+            (lv, i): h
+            for lv, row in enumerate(v.NODE_HASHES)
+            for i, h in enumerate(row)
+            if store_log.is_stored(lv)
         }
+        with svc.read() as repo:
+            reader = LogReader(repo.conn)
+            for lv, row in enumerate(v.NODE_HASHES):  # levels 1 and 2 folded from leaves
+                assert [reader.nodes.get(lv, i) for i in range(len(row))] == row
         for index, size, proof in v.INCLUSION_PROOFS:
             got = record.inclusion(svc, index, size)
             assert b64d(got["proof"]) == proof
@@ -418,7 +448,7 @@ def test_a_transaction_that_raises_after_appending_leaves_no_entry(tmp_path: Pat
             assert reader.leaves(0, 100).keys() == {0, 1, 2}
             assert reader.contents(3) == []
             n_nodes = repo.conn.exec_driver_sql("SELECT count(*) FROM log_nodes").scalar()
-        assert n_nodes == 4  # leaves 0..2 and (1, 0)
+        assert n_nodes == 3  # leaves 0..2; (1, 0) is folded from leaves 0 and 1 when read
         assert append_batch(svc, 2) == [3, 4]
         raws = stored_entries(svc)
         assert parse_entry(raws[3])["prev"] == leaf_hash(raws[2]).hex()
@@ -594,7 +624,9 @@ def test_tamper_swapped_entries_are_named(tampered: Path) -> None:
     }
 
 
-@pytest.mark.parametrize(("level", "index", "entry"), [(0, 7, 7), (2, 1, None), (4, 0, None)])
+# Levels 1 and 2 are not stored (migration 0010): the lowest stored level above the
+# leaves is 3.
+@pytest.mark.parametrize(("level", "index", "entry"), [(0, 7, 7), (3, 1, None), (4, 0, None)])
 def test_tamper_changed_stored_subtree_hash_is_named(
     tampered: Path, level: int, index: int, entry: int | None
 ) -> None:

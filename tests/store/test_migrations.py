@@ -170,8 +170,42 @@ def test_log_nodes_become_one_btree_on_sqlite_with_every_hash_kept(engine: Engin
     assert stored() == rows
     if sqlite:
         assert "WITHOUT ROWID" not in log_nodes_sql(engine)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0009")  # 0010 drops levels 1 and 2 (the test below)
     assert stored() == rows
+
+
+def test_subtree_hashes_of_levels_1_and_2_are_dropped_and_computed_back_on_downgrade(
+    engine: Engine,
+) -> None:
+    # Migration 0010: log_nodes keeps the leaves and levels 3 and up; the unused index on
+    # log_entries.at_s is dropped. The downgrade computes levels 1 and 2 from the leaves.
+    from deconflict.record import MerkleTree
+
+    migrate.upgrade(engine, "0009")
+    tree = MerkleTree()
+    for i in range(37):
+        tree.append(b"entry %d" % i)
+    every = [(level, i, tree.nodes.get(level, i)) for level in range(6) for i in range(37 >> level)]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(schema.log_nodes), [{"level": a, "idx": b, "hash": c} for a, b, c in every]
+        )
+
+    def stored() -> list[tuple[int, int, bytes]]:
+        with engine.connect() as conn:
+            found = conn.execute(select(schema.log_nodes).order_by("level", "idx")).all()
+        return [(int(a), int(b), bytes(c)) for a, b, c in found]
+
+    def entry_indexes() -> set[str]:
+        return {str(ix["name"]) for ix in inspect(engine).get_indexes("log_entries")}
+
+    assert "ix_log_entries_at" in entry_indexes()
+    migrate.upgrade(engine, "0010")
+    assert stored() == [row for row in every if row[0] not in (1, 2)]
+    assert "ix_log_entries_at" not in entry_indexes()
+    migrate.downgrade(engine, "0009")
+    assert stored() == every
+    assert "ix_log_entries_at" in entry_indexes()
 
 
 def test_reopening_a_store_with_data_keeps_it(db_path: Path) -> None:

@@ -246,13 +246,16 @@ log_entries = Table(
     Column("type", String(40), nullable=False),
     Column("by", PARTY, nullable=False),
     Column("entry", LargeBinary, nullable=False),  # the canonical JSON bytes, hashed as a leaf
+    # No index on at_s (dropped by migration 0010): nothing reads entries by time, and it
+    # cost a B-tree insert per append.
 )
-Index("ix_log_entries_at", log_entries.c.at_s)
 
 log_nodes = Table(
     "log_nodes",
     metadata,
     # Complete subtree hashes: (0, i) is leaf i's hash, (k, i) covers leaves [i*2^k, (i+1)*2^k).
+    # Levels 1 and 2 are not stored (migration 0010): they are computed from the leaves
+    # (store/log.py, `is_stored`).
     Column("level", Integer, primary_key=True, autoincrement=False),
     Column("idx", LOG_INDEX, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
