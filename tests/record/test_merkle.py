@@ -364,3 +364,41 @@ def test_a_stored_subtree_is_never_rewritten() -> None:
     MerkleTree(store).append(b"a")
     with pytest.raises(ValueError):
         store.put(0, 0, leaf_hash(b"b"))
+
+
+def test_inclusion_plan_folds_to_the_proof_and_names_every_key_read() -> None:
+    """`inclusion_plan` (what a store fetches in one query, then folds) gives PATH for
+    every index of every size to 70, and `inclusion_keys` is exactly what the recursive
+    `inclusion_proof_from` and `range_root` read (in another order)."""
+    from deconflict.record.tree import (
+        fold,
+        inclusion_keys,
+        inclusion_plan,
+        inclusion_proof_from,
+        range_root,
+    )
+
+    tree = MerkleTree()
+    leaves = [hashlib.sha256(b"%d" % i).digest() for i in range(70)]
+    for leaf in leaves:
+        tree.append_leaf_hash(leaf)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.keys: list[tuple[int, int]] = []
+
+        def get(self, level: int, index: int) -> bytes:
+            self.keys.append((level, index))
+            return tree.nodes.get(level, index)
+
+    for size in range(1, 71):
+        for i in range(size):
+            plan = inclusion_plan(i, size)
+            proof = [fold([tree.nodes.get(*k) for k in keys]) for keys in plan]
+            assert proof == inclusion_proof(leaves, i, size)
+            seen = Recorder()
+            inclusion_proof_from(seen, i, size)
+            range_root(seen, 0, size)
+            assert sorted(inclusion_keys(i, size)) == sorted(seen.keys)
+    with pytest.raises(NotFound):
+        inclusion_plan(5, 5)

@@ -214,10 +214,11 @@ def test_proofs_take_their_lowest_hashes_from_the_entries_around_the_leaf(
         # in a log of 10 million entries).
         with svc.read() as repo:
             plan = repo.conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + store_log._PREFETCH_SQL % "(?,?),(?,?)", (5, 1, 6, 0)
+                "EXPLAIN QUERY PLAN " + store_log._PREFETCH_SQL % "(?,?,?),(?,?,?)",
+                (1, 5, 1, 1, 6, 0),
             ).all()
         assert [row[-1] for row in plan if "log_nodes" in row[-1] or " n " in row[-1]] == [
-            "SEARCH n USING PRIMARY KEY (level=? AND idx=?)"
+            "SEARCH n USING PRIMARY KEY (cluster=? AND level=? AND idx=?)"
         ]
     # An entry altered in the file: the proof of its neighbour, computed from it, no
     # longer verifies against the root signed before (nor does the altered entry's own).

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, insert, inspect, select, text
 from sqlalchemy.pool import NullPool
 
+from deconflict.store import log as store_log
 from deconflict.store import migrate, schema
 from deconflict.store.database import Database, StoreUnavailable, database_url
 from stores import STORES, fresh_postgres
@@ -143,13 +144,14 @@ def test_log_nodes_become_one_btree_on_sqlite_with_every_hash_kept(engine: Engin
     migrate.upgrade(engine, "0008")
     rows = [(level, i, bytes([level, i % 256]) * 16) for level in range(3) for i in range(300)]
     with engine.begin() as conn:
-        conn.execute(
-            insert(schema.log_nodes), [{"level": a, "idx": b, "hash": c} for a, b, c in rows]
+        conn.exec_driver_sql(
+            f"INSERT INTO log_nodes (level, idx, hash) VALUES ({marks(engine, 3)})", rows
         )
 
     def stored() -> list[tuple[int, int, bytes]]:
+        n = schema.log_nodes.c  # the columns of 0009 (0010 adds `cluster`)
         with engine.connect() as conn:
-            found = conn.execute(select(schema.log_nodes).order_by("level", "idx")).all()
+            found = conn.execute(select(n.level, n.idx, n.hash).order_by("level", "idx")).all()
         return [(int(a), int(b), bytes(c)) for a, b, c in found]
 
     sqlite = engine.dialect.name == "sqlite"
@@ -174,26 +176,34 @@ def test_log_nodes_become_one_btree_on_sqlite_with_every_hash_kept(engine: Engin
     assert stored() == rows
 
 
+def marks(engine: Engine, n: int) -> str:
+    return ", ".join(["?" if engine.dialect.name == "sqlite" else "%s"] * n)
+
+
 def test_subtree_hashes_of_levels_1_and_2_are_dropped_and_computed_back_on_downgrade(
     engine: Engine,
 ) -> None:
-    # Migration 0010: log_nodes keeps the leaves and levels 3 and up; the unused index on
+    # Migration 0010: log_nodes keeps the leaves and levels 3 and up, keyed by cluster
+    # first (two bands of levels here: 3 to 8 and 9 to 10); the unused index on
     # log_entries.at_s is dropped. The downgrade computes levels 1 and 2 from the leaves.
     from deconflict.record import MerkleTree
 
     migrate.upgrade(engine, "0009")
     tree = MerkleTree()
-    for i in range(37):
+    for i in range(1100):
         tree.append(b"entry %d" % i)
-    every = [(level, i, tree.nodes.get(level, i)) for level in range(6) for i in range(37 >> level)]
+    every = [
+        (level, i, tree.nodes.get(level, i)) for level in range(11) for i in range(1100 >> level)
+    ]
     with engine.begin() as conn:
-        conn.execute(
-            insert(schema.log_nodes), [{"level": a, "idx": b, "hash": c} for a, b, c in every]
+        conn.exec_driver_sql(
+            f"INSERT INTO log_nodes (level, idx, hash) VALUES ({marks(engine, 3)})", every
         )
 
     def stored() -> list[tuple[int, int, bytes]]:
+        n = schema.log_nodes.c  # the columns of 0009 (0010 adds `cluster`)
         with engine.connect() as conn:
-            found = conn.execute(select(schema.log_nodes).order_by("level", "idx")).all()
+            found = conn.execute(select(n.level, n.idx, n.hash).order_by("level", "idx")).all()
         return [(int(a), int(b), bytes(c)) for a, b, c in found]
 
     def entry_indexes() -> set[str]:
@@ -203,6 +213,29 @@ def test_subtree_hashes_of_levels_1_and_2_are_dropped_and_computed_back_on_downg
     migrate.upgrade(engine, "0010")
     assert stored() == [row for row in every if row[0] not in (1, 2)]
     assert "ix_log_entries_at" not in entry_indexes()
+    # Each hash under the key store/log.py computes for it, and the table in that order:
+    # the leaves, then levels 3 to 8 by the subtree of level 9 above them.
+    with engine.connect() as conn:
+        keyed = conn.exec_driver_sql(
+            "SELECT cluster, level, idx FROM log_nodes ORDER BY cluster, level, idx"
+        ).all()
+    assert [(int(c), int(lv), int(i)) for c, lv, i in keyed] == sorted(
+        (store_log.cluster(lv, i), lv, i) for lv, i, _ in every if lv not in (1, 2)
+    )
+    assert store_log.cluster(0, 36) == 0 and store_log.cluster(3, 4) == 1 << 40
+    assert (
+        store_log.cluster(8, 2) == (1 << 40) | 1 == store_log.cluster(3, 64)
+        and store_log.cluster(9, 0) == 2 << 40
+    )
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT hash FROM log_nodes "
+                "WHERE cluster = 1 AND level = 3 AND idx = 7"
+            ).all()
+        assert [row[-1] for row in plan] == [
+            "SEARCH log_nodes USING PRIMARY KEY (cluster=? AND level=? AND idx=?)"
+        ]
     migrate.downgrade(engine, "0009")
     assert stored() == every
     assert "ix_log_entries_at" in entry_indexes()

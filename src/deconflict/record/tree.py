@@ -84,25 +84,61 @@ def inclusion_proof_from(nodes: NodeReader, index: int, tree_size: int) -> list[
     return path(index, 0, tree_size, lambda a, b: range_root(nodes, a, b))
 
 
-class _KeyRecorder:
-    """A NodeReader that notes what is asked of it (and answers with zeros)."""
-
-    def __init__(self) -> None:
-        self.keys: list[tuple[int, int]] = []
-
-    def get(self, level: int, index: int) -> bytes:
-        self.keys.append((level, index))
-        return bytes(HASH_SIZE)
+Key = tuple[int, int]
+"""(level, index) of a complete subtree."""
 
 
-def inclusion_keys(index: int, tree_size: int) -> list[tuple[int, int]]:
+def range_keys(start: int, end: int) -> list[Key]:
+    """The complete subtrees, largest first, whose hashes `range_root(nodes, start, end)`
+    reads and folds (see there for the ranges this holds for)."""
+    keys: list[Key] = []
+    offset, remaining = start, end - start
+    while remaining:
+        level = remaining.bit_length() - 1
+        keys.append((level, offset >> level))
+        offset += 1 << level
+        remaining -= 1 << level
+    return keys
+
+
+def inclusion_plan(index: int, tree_size: int) -> list[list[Key]]:
+    """For each hash of PATH(index, D[0:tree_size]), bottom-up, the complete subtrees it
+    is the fold of (`fold`): what `inclusion_proof_from` reads, worked out with integer
+    operations alone, so a store can fetch every key in one query and build the proof
+    without a call per range. O(log n)."""
+    _check_index(index, tree_size)
+    plan: list[list[Key]] = []
+    start, end, m = 0, tree_size, index
+    while end - start > 1:  # path()'s loop, recording ranges instead of hashing them
+        k = 1 << ((end - start - 1).bit_length() - 1)
+        if m < k:
+            plan.append(range_keys(start + k, end))
+            end = start + k
+        else:
+            level = k.bit_length() - 1
+            plan.append([(level, start >> level)])
+            start, m = start + k, m - k
+    plan.reverse()
+    return plan
+
+
+def fold(pieces: list[bytes]) -> bytes:
+    """MTH of consecutive complete subtrees given largest first (as `range_keys` lists
+    them): folded from the right, as RFC 9162's left-heavy split does."""
+    if not pieces:
+        return EMPTY_ROOT
+    root = pieces[-1]
+    for left in reversed(pieces[:-1]):
+        root = node_hash(left, root)
+    return root
+
+
+def inclusion_keys(index: int, tree_size: int) -> list[Key]:
     """The (level, index) of every subtree hash `inclusion_proof_from(nodes, index,
     tree_size)` and `range_root(nodes, 0, tree_size)` read, so a store can fetch them
     in one query; O(log n), no reads."""
-    recorder = _KeyRecorder()
-    inclusion_proof_from(recorder, index, tree_size)
-    range_root(recorder, 0, tree_size)
-    return recorder.keys
+    keys = [key for keys in inclusion_plan(index, tree_size) for key in keys]
+    return keys + range_keys(0, tree_size)
 
 
 def consistency_proof_from(nodes: NodeReader, old_size: int, new_size: int) -> list[bytes]:

@@ -21,12 +21,7 @@ from deconflict.errors import NotFound
 from deconflict.record.canonical import JSONValue
 from deconflict.record.entries import RequestSignature, build_entry
 from deconflict.record.merkle import leaf_hash, node_hash
-from deconflict.record.tree import (
-    MerkleTree,
-    inclusion_keys,
-    inclusion_proof_from,
-    range_root,
-)
+from deconflict.record.tree import MerkleTree, fold, inclusion_plan, range_keys, range_root
 from deconflict.store import schema as t
 
 
@@ -77,8 +72,35 @@ def is_stored(level: int) -> bool:
     return level == 0 or level >= PROOF_BLOCK_LEVELS
 
 
-_NODE_SQL = "SELECT hash FROM log_nodes WHERE level = ? AND idx = ?"
-_LEAVES_SQL = "SELECT idx, hash FROM log_nodes WHERE level = 0 AND idx >= ? AND idx < ?"
+BAND_LEVELS = 6
+"""Stored levels from PROOF_BLOCK_LEVELS up are kept in bands of this many levels; within
+a band, the hashes under one subtree of the level above the band are stored together."""
+
+
+def cluster(level: int, index: int) -> int:
+    """The first key of the stored hash (level, index) in `log_nodes`: 0 for the leaves;
+    above them, the band's number (from 1) times 2**40 plus the index of the subtree
+    just above the band that holds this one.
+
+    A proof needs one hash per level, the sibling of its leaf's ancestor. Keyed by
+    (level, idx) each lies in another part of the table: from a cold page cache, a
+    disk read per level. Keyed by cluster first, the hashes of levels 3 to 8 under one
+    subtree of level 9 (126 of them, 1 or 2 pages) are stored together, so are those of
+    levels 9 to 14 under one of level 15, and so on: the proof reads a page or two per
+    band instead of one per level, and an append writes one end of the table per band
+    instead of one per level (migration 0010; bench/record.py). The same SQL expression
+    is in the migration."""
+    if level < PROOF_BLOCK_LEVELS:
+        return 0
+    band = (level - PROOF_BLOCK_LEVELS) // BAND_LEVELS
+    top = PROOF_BLOCK_LEVELS + (band + 1) * BAND_LEVELS
+    return ((band + 1) << 40) | (index >> (top - level))
+
+
+_NODE_SQL = "SELECT hash FROM log_nodes WHERE cluster = ? AND level = ? AND idx = ?"
+_LEAVES_SQL = (
+    "SELECT idx, hash FROM log_nodes WHERE cluster = 0 AND level = 0 AND idx >= ? AND idx < ?"
+)
 
 
 class SqlNodes:
@@ -102,11 +124,12 @@ class SqlNodes:
         if not is_stored(level):
             return self._from_leaves(level, index)
         if self._driver is not None:
-            row = self._driver.execute(_NODE_SQL, (level, index)).fetchone()
+            row = self._driver.execute(_NODE_SQL, (cluster(level, index), level, index)).fetchone()
         else:
+            n = t.log_nodes.c
             row = self._conn.execute(
-                select(t.log_nodes.c.hash).where(
-                    t.log_nodes.c.level == level, t.log_nodes.c.idx == index
+                select(n.hash).where(
+                    n.cluster == cluster(level, index), n.level == level, n.idx == index
                 )
             ).first()
         if row is None:
@@ -123,7 +146,9 @@ class SqlNodes:
         else:
             n = t.log_nodes.c
             rows = self._conn.execute(
-                select(n.idx, n.hash).where(n.level == 0, n.idx >= start, n.idx < end)
+                select(n.idx, n.hash).where(
+                    n.cluster == 0, n.level == 0, n.idx >= start, n.idx < end
+                )
             ).all()
         found = {int(i): bytes(h) for i, h in rows}
         for i in range(start, end):
@@ -152,7 +177,7 @@ _BLOCK_SQL = "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDE
 # `(level, idx) IN (VALUES ...)` SQLite scans the whole table.
 _PREFETCH_SQL = (
     "SELECT n.level, n.idx, n.hash FROM (VALUES %s) AS k CROSS JOIN log_nodes AS n "
-    "ON n.level = k.column1 AND n.idx = k.column2"
+    "ON n.cluster = k.column1 AND n.level = k.column2 AND n.idx = k.column3"
 )
 
 
@@ -187,8 +212,8 @@ class ProofNodes(SqlNodes):
         wanted = sorted({k for k in keys if k[0] >= PROOF_BLOCK_LEVELS} - self._computed.keys())
         if not wanted:
             return
-        sql = _PREFETCH_SQL % ",".join(["(?,?)"] * len(wanted))
-        params = [x for key in wanted for x in key]
+        sql = _PREFETCH_SQL % ",".join(["(?,?,?)"] * len(wanted))
+        params = [x for lv, i in wanted for x in (cluster(lv, i), lv, i)]
         for level, index, node in self._driver.execute(sql, params):
             self._computed[(int(level), int(index))] = bytes(node)
 
@@ -295,7 +320,11 @@ class LogWriter:
         """Write what was appended; returns the head to keep for the next transaction."""
         if self._entries:
             # Levels 1 and 2 are computed when read (`is_stored`): 3 rows in 4 fewer.
-            nodes = [(lv, i, h) for (lv, i), h in self._nodes.pending.items() if is_stored(lv)]
+            nodes = [
+                (cluster(lv, i), lv, i, h)
+                for (lv, i), h in self._nodes.pending.items()
+                if is_stored(lv)
+            ]
             driver = self._nodes._driver
             if driver is not None:  # SQLite: the driver's executemany, statements ready
                 driver.executemany(_INSERT_ENTRIES, self._entries)
@@ -356,9 +385,16 @@ class LogReader:
         """The inclusion proof of entry `index` in the tree of `size` entries and that
         tree's root, read with `proof_nodes`: the lowest levels from the entries around
         it, the rest in one statement."""
+        # The keys worked out first and the hashes folded directly (`inclusion_plan`): the
+        # recursion of `inclusion_proof_from` through `range_root` cost more than the
+        # reads once the store is in the page cache.
+        plan = inclusion_plan(index, size)
+        top = range_keys(0, size)
         nodes = self.proof_nodes
-        nodes.prefetch(inclusion_keys(index, size))
-        return inclusion_proof_from(nodes, index, size), range_root(nodes, 0, size)
+        nodes.prefetch([key for keys in plan for key in keys] + top)
+        get = nodes.get
+        proof = [fold([get(*key) for key in keys]) for keys in plan]
+        return proof, fold([get(*key) for key in top])
 
     def entry(self, index: int) -> StoredEntry:
         if self.nodes._driver is not None:  # one row by key: the driver's own call is enough
@@ -407,11 +443,16 @@ class LogReader:
                 if len(hashes) == width:
                     out[i] = _fold_level(hashes, level)
             return out
-        rows = self._conn.execute(
-            select(t.log_nodes.c.idx, t.log_nodes.c.hash).where(
-                t.log_nodes.c.level == level,
-                t.log_nodes.c.idx >= start,
-                t.log_nodes.c.idx < end,
+        if end <= start:
+            return {}
+        n = t.log_nodes.c
+        rows = self._conn.execute(  # the clusters that hold them: one range of the key
+            select(n.idx, n.hash).where(
+                n.cluster >= cluster(level, start),
+                n.cluster <= cluster(level, end - 1),
+                n.level == level,
+                n.idx >= start,
+                n.idx < end,
             )
         )
         return {int(i): bytes(h) for i, h in rows}
@@ -419,7 +460,9 @@ class LogReader:
     def stored_leaves(self) -> int:
         """Leaves the stored tree holds (the log's size, unless entries were removed)."""
         top = self._conn.execute(
-            select(func.max(t.log_nodes.c.idx)).where(t.log_nodes.c.level == 0)
+            select(func.max(t.log_nodes.c.idx)).where(
+                t.log_nodes.c.cluster == 0, t.log_nodes.c.level == 0
+            )
         ).scalar()
         return 0 if top is None else int(top) + 1
 

@@ -255,7 +255,9 @@ log_nodes = Table(
     metadata,
     # Complete subtree hashes: (0, i) is leaf i's hash, (k, i) covers leaves [i*2^k, (i+1)*2^k).
     # Levels 1 and 2 are not stored (migration 0010): they are computed from the leaves
-    # (store/log.py, `is_stored`).
+    # (store/log.py, `is_stored`). `cluster` (store/log.py, `cluster`) orders the table so
+    # that the hashes one proof reads lie together.
+    Column("cluster", LOG_INDEX, primary_key=True, autoincrement=False),
     Column("level", Integer, primary_key=True, autoincrement=False),
     Column("idx", LOG_INDEX, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
