@@ -32,9 +32,26 @@ from typing import TypeAlias
 from deconflict.record.errors import NotCanonical
 
 JSONValue: TypeAlias = (
-    "None | bool | int | float | str | Sequence[JSONValue] | Mapping[str, JSONValue]"
+    "None | bool | int | float | str | Canonical | Sequence[JSONValue] | Mapping[str, JSONValue]"
 )
-"""What canonical JSON can hold (lists may be given as tuples; objects as any mapping)."""
+"""What canonical JSON can hold (lists may be given as tuples; objects as any mapping; a
+part already encoded as a `Canonical`)."""
+
+
+class Canonical:
+    """A value already encoded: `raw` is its canonical JSON, written as is wherever the
+    value appears (an encoder that knows the shape of its values makes it faster than the
+    general one: ingest/positions/rows.py). Whoever makes one vouches that `raw` is exactly
+    what `canonical_json` gives for the value (tests/ingest/positions/test_rows.py)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"Canonical({self.raw[:40]!r}{'...' if len(self.raw) > 40 else ''})"
+
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer every JSON reader (IEEE 754 doubles) holds exactly."""
@@ -144,6 +161,8 @@ def _encode(value: object, parts: list[str], path: list[str], depth: int) -> Non
         parts.append("false")
     elif isinstance(value, str):
         parts.append(json.dumps(value, ensure_ascii=False))
+    elif type(value) is Canonical:
+        parts.append(value.raw.decode("utf-8"))
     elif isinstance(value, int | float):
         try:
             parts.append(format_number(value))

@@ -30,7 +30,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from deconflict.record.canonical import MAX_DEPTH, MAX_SAFE_INTEGER, JSONValue, canonical_json
+from deconflict.record.canonical import (
+    MAX_DEPTH,
+    MAX_SAFE_INTEGER,
+    Canonical,
+    JSONValue,
+    canonical_json,
+)
 from deconflict.record.commitments import commitment_hex, fresh_salt
 from deconflict.record.errors import NotCanonical
 
@@ -229,6 +235,8 @@ def build_entry(
     for name, value in sorted((private or {}).items()):
         if isinstance(value, bytes | bytearray | memoryview):
             raw = bytes(value)
+        elif type(value) is Canonical:
+            raw = value.raw
         else:
             raw = fast_canonical(value)
         salt = fresh_salt()

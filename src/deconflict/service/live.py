@@ -40,8 +40,9 @@ from deconflict.errors import InvalidPositions, InvalidRequest, NotFound, Report
 from deconflict.export.alerts import alert_json
 from deconflict.export.times import format_time
 from deconflict.ingest.fields import NonFinite, RuleBroken, describe
-from deconflict.ingest.positions.batch import FIELDS, plain_reports
+from deconflict.ingest.positions.batch import FIELDS, CheckedBatch, plain_batch
 from deconflict.ingest.positions.reports import check_count, from_json, report, time_value
+from deconflict.ingest.positions.rows import Rows
 from deconflict.model.declarations import Declaration, Movement
 from deconflict.model.positions import Alert, AlertEvent, AlertType, PositionReport
 from deconflict.record.canonical import JSONValue
@@ -93,10 +94,11 @@ def report_json(r: PositionReport) -> dict[str, JSONValue]:
 # -- the HTTP batch --------------------------------------------------------------------
 
 
-def parse_batch(svc: Service, raw: bytes, party: str) -> list[PositionReport]:
+def parse_batch(svc: Service, raw: bytes, party: str) -> CheckedBatch:
     """The reports of a JSON array body, all or none: InvalidPositions names the first bad
     item by its index; LimitExceeded past `max_batch_reports`. A `party` member naming
-    another party than the caller's is refused (a unit cannot report for another party)."""
+    another party than the caller's is refused (a unit cannot report for another party).
+    A plain batch (the usual one) comes with its rows encoded, outside the writer lock."""
     limits = svc.settings.limits
     try:
         doc = json.loads(raw, parse_constant=NonFinite)
@@ -109,13 +111,13 @@ def parse_batch(svc: Service, raw: bytes, party: str) -> list[PositionReport]:
             f"The body must be a JSON array of position reports, not {describe(doc)}."
         )
     check_count(len(doc), limits.max_batch_reports, "max_batch_reports", "the batch")
-    plain = plain_reports(doc, party, limits)
-    return plain if plain is not None else check_reports(doc, party, svc)
+    plain = plain_batch(doc, party, limits)
+    return plain if plain is not None else CheckedBatch(check_reports(doc, party, svc))
 
 
 def check_reports(doc: list[Any], party: str, svc: Service) -> list[PositionReport]:
     """The reports of a parsed batch checked one by one; InvalidPositions names the first
-    bad one (`plain_reports` takes the common case faster, column by column)."""
+    bad one (`plain_batch` takes the common case faster, column by column)."""
     out: list[PositionReport] = []
     for i, item in enumerate(doc):
         try:
@@ -399,8 +401,11 @@ class LiveMonitor:
 
     # -- writing ----------------------------------------------------------------------
 
-    def ingest(self, who: Principal, reports: Sequence[PositionReport]) -> dict[str, Any]:
-        """Apply one party's batch (already checked); log it, and send its alerts.
+    def ingest(
+        self, who: Principal, reports: Sequence[PositionReport], rows: Rows | None = None
+    ) -> dict[str, Any]:
+        """Apply one party's batch (already checked); log it, and send its alerts. `rows`,
+        when the caller has them, are the reports already encoded (parse_batch).
 
         The batch is logged and queued in the store, in one transaction; the process
         holding the monitor lease applies the queue in order (several processes may share
@@ -412,25 +417,30 @@ class LiveMonitor:
         svc = self.svc
         mine: list[Alert] = []
         counters: dict[str, int] = {}
+        # Outside the writer lock: what depends on the reports alone.
+        content: JSONValue
+        queued: list[dict[str, Any]] | str
+        if rows is None:
+            content = queued = [report_json(r) for r in reports]
+        else:
+            content, queued = rows.record, rows.queue
+        masks = self.parts.routes(reports)
+        union = 0
+        for m in set(masks):
+            union |= m
         with svc.db.lock, svc.write() as repo:
             now = svc.now()
+            seq = None
             if reports:
-                rows = [report_json(r) for r in reports]
                 record.append(
                     repo,
                     now,
                     "positions",
                     who.party,
                     {"party": who.party, "reports": len(reports)},
-                    {"reports": rows},
+                    {"reports": content},
                 )
-            seq = None
-            masks = self.parts.routes(reports)
-            if reports:
-                union = 0
-                for m in set(masks):
-                    union |= m
-                seq = queue.enqueue(repo.conn, who.party, now, rows, union)
+                seq = queue.enqueue(repo.conn, who.party, now, queued, union)
             if self._hold(repo, now):
                 mine = self._drain(repo, now, seq, reports, masks)
             if self._monitor is not None:

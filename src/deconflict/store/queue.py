@@ -38,17 +38,18 @@ class Batch:
 
 
 def enqueue(
-    conn: Connection, party: str, at_s: float, reports: list[dict[str, Any]], parts: int = 1
+    conn: Connection,
+    party: str,
+    at_s: float,
+    reports: list[dict[str, Any]] | str,
+    parts: int = 1,
 ) -> int:
-    """Append one batch with reports for the partitions of mask `parts`; its sequence
-    number."""
+    """Append one batch with reports for the partitions of mask `parts` (the reports, or
+    the JSON text of their list as `json.dumps(reports, separators=(",", ":"))` writes
+    it); its sequence number."""
+    text = reports if isinstance(reports, str) else json.dumps(reports, separators=(",", ":"))
     result = conn.execute(
-        insert(t.position_queue).values(
-            party=party,
-            at_s=at_s,
-            reports=json.dumps(reports, separators=(",", ":")),
-            parts=parts,
-        )
+        insert(t.position_queue).values(party=party, at_s=at_s, reports=text, parts=parts)
     )
     key = result.inserted_primary_key
     assert key is not None

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from deconflict.errors import DeconflictError
 from deconflict.ingest.limits import Limits
-from deconflict.ingest.positions.batch import plain_reports
+from deconflict.ingest.positions.batch import plain_batch, plain_reports
+from deconflict.record.canonical import canonical_json
 from deconflict.service.core import Service, Settings
-from deconflict.service.live import check_reports
+from deconflict.service.live import check_reports, report_json
 
 LIMITS = Limits()
 T = 1_598_342_400.0
@@ -96,6 +97,12 @@ def test_the_column_check_takes_only_what_the_report_check_takes(
                 assert type(x) is type(y) and x == y, (name, x, y)
     elif not isinstance(want, str) and all(is_plain(d) for d in doc):
         raise AssertionError("a plain, valid batch must take the fast path")
+    batch = plain_batch(doc, "blue", LIMITS)
+    if batch is not None:  # its rows as the record and the queue wrote them one by one
+        assert batch.rows is not None
+        rows = [report_json(r) for r in batch.reports]
+        assert batch.rows.record.raw == canonical_json(rows)
+        assert batch.rows.queue == json.dumps(rows, separators=(",", ":"))
 
 
 def test_a_plain_batch_takes_the_fast_path() -> None:

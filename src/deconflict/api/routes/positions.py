@@ -65,8 +65,8 @@ OWNTRACKS_BODY: dict[str, Any] = {
     summary="Report positions of your units: a JSON array of {unit, time, lat, lon, ...}",
 )
 async def positions(svc: Svc, who: Who, raw: Raw) -> dict[str, Any]:
-    reports = parse_batch(svc, raw, who.party)
-    return await call(live(svc).ingest, who, reports)
+    batch = parse_batch(svc, raw, who.party)
+    return await call(live(svc).ingest, who, batch.reports, batch.rows)
 
 
 @router.post(

@@ -12,6 +12,7 @@ reports for every batch the fast one takes (tests/ingest/test_batch.py).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy.typing as npt
 
 from deconflict.ingest.limits import Limits
 from deconflict.ingest.positions.reports import MAX_ALT_M, MAX_TIME_S, MIN_ALT_M, MIN_TIME_S
+from deconflict.ingest.positions.rows import Rows, encode_rows
 from deconflict.model.positions import PositionReport
 
 FIELDS = frozenset(
@@ -53,11 +55,29 @@ def _names(values: list[Any], limits: Limits, optional: bool = False) -> bool:
     return all(0 < len(v) <= limits.max_name_chars and v.isprintable() for v in texts)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedBatch:
+    """A batch's reports, checked."""
+
+    reports: list[PositionReport]
+    rows: Rows | None = None
+    """The reports as the record and the queue write them, made from the columns of a plain
+    batch (None: `service.live.report_json` of each report, through the general encoders)."""
+
+
 def plain_reports(
     doc: list[Any], party: str, limits: Limits, source: str = "http"
 ) -> list[PositionReport] | None:
     """The reports of `doc` (a parsed JSON array) when every one of them is plain and
     valid; None when any is not (then check them one by one)."""
+    found = plain_batch(doc, party, limits, source)
+    return None if found is None else found.reports
+
+
+def plain_batch(
+    doc: list[Any], party: str, limits: Limits, source: str = "http"
+) -> CheckedBatch | None:
+    """`plain_reports`, with the reports' rows encoded (ingest/positions/rows.py)."""
     if not all(type(item) is dict and item.keys() <= FIELDS for item in doc):
         return None
     try:
@@ -97,7 +117,7 @@ def plain_reports(
     def maybe(a: npt.NDArray[np.float64]) -> list[float | None]:
         return [None if math.isnan(v) else v for v in a.tolist()]
 
-    return [
+    reports = [
         PositionReport(u, party, ts, lo, la, al, sp, co, m, source)
         for u, ts, lo, la, al, sp, co, m in zip(
             units,
@@ -111,3 +131,5 @@ def plain_reports(
             strict=True,
         )
     ]
+    rows = encode_rows(units, t, lat, lon, alt, speed, course, movements, source)
+    return CheckedBatch(reports, rows)
