@@ -36,11 +36,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import json
 import math
 import multiprocessing as mp
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -198,7 +200,35 @@ def fill(path: Path, n: int, t0: float) -> Store:
     )
 
 
+def kept(folder: Path, n: int, t0: float, tag: str = "run") -> Store:
+    """The store of `n` in `folder` (`--keep`): filled once and described in a JSON file
+    beside it, then reused; each run serves a fresh copy, so the kept one stays as filled.
+    Its movements start when they did at the fill: refill once they come too close."""
+    pristine, meta = folder / f"store-{n}.sqlite", folder / f"store-{n}.json"
+    if pristine.exists() and meta.exists():
+        m = json.loads(meta.read_text())
+        seeds = {k: bytes.fromhex(v) for k, v in m["seeds"].items()}
+        store = Store(**{**m, "path": pristine, "seeds": seeds})
+        print(f"  reusing {pristine} (filled in {store.fill_s:.1f} s)", file=sys.stderr, flush=True)
+    else:
+        for old in folder.glob(f"store-{n}.sqlite*"):
+            old.unlink()
+        store = fill(pristine, n, t0)
+        m = {**store.__dict__, "path": str(pristine)}
+        m["seeds"] = {k: v.hex() for k, v in store.seeds.items()}
+        meta.write_text(json.dumps(m))
+    work = folder / f"store-{n}-{tag}.sqlite"
+    for old in folder.glob(f"store-{n}-{tag}.sqlite*"):
+        old.unlink()
+    shutil.copyfile(pristine, work)
+    return dataclasses.replace(store, path=work)
+
+
 # -- the server ----------------------------------------------------------------------------
+
+
+STARTED = "Application startup complete"
+"""What uvicorn logs once a server process (each worker) serves."""
 
 
 def free_port() -> int:
@@ -209,13 +239,16 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """`deconflict serve --db <db> --port <port>` as a child process."""
+    """`deconflict serve --db <db> --port <port> [--workers W]` as a child process."""
 
     db: Path
     profile: str | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     start_s: float = 0.0
+    workers: int = 1
+    src: Path | None = None
+    """Serve the code of this source tree (its `src` on PYTHONPATH) instead of this one's."""
 
     @property
     def url(self) -> str:
@@ -227,33 +260,66 @@ class Server:
 
     def start(self, timeout_s: float = 600.0) -> Server:
         serve = ["serve", "--db", str(self.db), "--port", str(self.port)]
+        if self.workers > 1:
+            serve += ["--workers", str(self.workers)]
         if self.profile is None:
             args = [sys.executable, "-m", "deconflict", *serve]
         else:
             args = [sys.executable, __file__, "--serve-profiled", self.profile]
             args += [str(self.profile_path), *serve]
         t = time.perf_counter()
-        with open(self.db.with_suffix(".log"), "ab") as log:
+        log_path = self.db.with_suffix(".log")
+        seen = log_path.read_text(errors="replace").count(STARTED) if log_path.exists() else 0
+        with open(log_path, "ab") as log:
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            if self.src is not None:
+                env["PYTHONPATH"] = str(self.src / "src")
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        up = False
         while time.perf_counter() - t < timeout_s:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited: {self.log()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    self.start_s = time.perf_counter() - t
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
+            if not up:
+                try:
+                    up = httpx.get(self.url + "/health", timeout=1).status_code == 200
+                except httpx.TransportError:
+                    pass
+            # With workers, every one (not only the first) must have indexed the store.
+            if up and (self.workers == 1 or self.log().count(STARTED) - seen >= self.workers):
+                self.start_s = time.perf_counter() - t
+                return self
+            time.sleep(0.05)
         raise RuntimeError(f"the server did not start in {timeout_s:.0f} s: {self.log()[-2000:]}")
 
+    def pids(self) -> list[int]:
+        """The server and, with workers, every live descendant."""
+        if self.proc is None:
+            return []
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo += [int(x) for x in f.read().split()]
+            except OSError:
+                pass
+        return out
+
     def cpu_s(self) -> float:
-        """CPU seconds (user + system, every thread) the server used so far."""
+        """CPU seconds (user + system, every thread, every worker) the server used so far."""
         if self.proc is None:
             return math.nan
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def log(self) -> str:
         path = self.db.with_suffix(".log")
@@ -840,29 +906,79 @@ def run_store(
 ) -> list[Result]:
     t0 = math.ceil((time.time() + LEAD_S) / 3600.0) * 3600.0
     print(f"filling a store of {n:,} declarations...", file=sys.stderr, flush=True)
-    store = fill(folder / f"store-{n}.sqlite", n, t0)
-    print(f"  filled in {store.fill_s:.1f} s; starting the server", file=sys.stderr, flush=True)
-    server = Server(store.path, profile=args.profile if full else None).start()
+    counts = args.workers if full else [1]
+    # Several servers in turn each get a fresh copy of the store as filled.
+    reuse = args.keep is not None or len(counts) > 1
+    store = kept(folder, n, t0) if reuse else fill(folder / f"store-{n}.sqlite", n, t0)
     out: list[Result] = []
-    try:
-        twin = check_indexed(server, store)
-        starts.append((store, server, twin))
-        c, s, rate = args.clients, args.seconds, args.rate
+    # Reads are answered by every worker; writes go one at a time whatever the count, so
+    # the submission phases run with the first worker count only.
+    for k, workers in enumerate(counts):
+        if k:
+            store = kept(folder, n, t0)
+        print(
+            f"  filled in {store.fill_s:.1f} s; starting the server ({workers} worker(s))",
+            file=sys.stderr,
+            flush=True,
+        )
+        profile = args.profile if full and workers == 1 else None
+        server = Server(store.path, profile=profile, workers=workers).start()
+        try:
+            twin = check_indexed(server, store)
+            starts.append((store, server, twin))
+            c, rate = args.clients, args.rate
+            label = "" if workers == 1 else f", {workers} workers"
+            todo: list[tuple[str, str, int, float | None]] = []
+            if full:
+                todo += [("health (baseline)", "health", c, None)]
+                todo += [("read own declaration", "read", c, None)]
+            if not args.reads and not k:
+                if full:
+                    todo += [("submit, 1 client", "submit", 1, None)]
+                if full or not args.quick:
+                    todo += [(closed_name(c), "submit", c, None)]
+                todo += [(open_name(c, rate), "submit", c, rate)]
+            for name, mode, clients, r in todo:
+                print(f"  {name}{label} ({n:,} stored)...", file=sys.stderr, flush=True)
+                out.append(
+                    phase(args.procs, name + label, server, mode, store, clients, args.seconds, r)
+                )
+        finally:
+            server.stop()
+    return out
 
-        def run(name: str, mode: str, clients: int, rate: float | None = None) -> None:
-            print(f"  {name} ({n:,} stored)...", file=sys.stderr, flush=True)
-            r = phase(args.procs, name, server, mode, store, clients, s, rate)
-            out.append(r)
 
-        if full:
-            run("health (baseline)", "health", c)
-            run("read own declaration", "read", c)
-            run("submit, 1 client", "submit", 1)
-        if full or not args.quick:
-            run(closed_name(c), "submit", c)
-        run(open_name(c, rate), "submit", c, rate)
-    finally:
-        server.stop()
+def run_compare(args: argparse.Namespace, folder: Path, n: int) -> list[Result]:
+    """Reads on the N store served by this tree's code and by `--compare`'s, for each
+    worker count: both servers up at once (each on its own copy of the store), their read
+    phases interleaved (this, other, other, this, ...) so that the load of a shared machine
+    falls on both alike."""
+    t0 = math.ceil((time.time() + LEAD_S) / 3600.0) * 3600.0
+    out: list[Result] = []
+    for workers in args.workers:
+        servers = []
+        try:
+            for tag, src in (("this", None), ("other", args.compare)):
+                store = kept(folder, n, t0, tag)
+                print(f"  starting {tag} ({workers} worker(s))...", file=sys.stderr, flush=True)
+                server = Server(store.path, workers=workers, src=src)
+                servers.append((tag, store, server))
+                server.start()
+                check_indexed(server, store)
+            for tag, store, server in servers:
+                name = f"health (baseline), {workers} worker(s), {tag}"
+                print(f"  {name}...", file=sys.stderr, flush=True)
+                out.append(phase(args.procs, name, server, "health", store, args.clients, 5.0))
+            for rep in range(args.repeat):
+                for tag, store, server in servers if rep % 2 == 0 else servers[::-1]:
+                    name = f"read own declaration, {workers} worker(s), {tag}"
+                    print(f"  {name} ({rep + 1})...", file=sys.stderr, flush=True)
+                    out.append(
+                        phase(args.procs, name, server, "read", store, args.clients, args.seconds)
+                    )
+        finally:
+            for _, _, server in servers:
+                server.stop()
     return out
 
 
@@ -891,7 +1007,36 @@ def main() -> None:
         metavar="K",
         help="then time K submissions' steps in-process on the N store (200)",
     )
-    ap.add_argument("--keep", type=Path, help="make the stores in this folder and keep them")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="make the stores in this folder and keep them; reuse them when there (each run "
+        "serves a fresh copy)",
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        metavar="W",
+        help="serve the N store with each of these worker counts in turn (health and reads "
+        "for each, submissions with the first only)",
+    )
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        metavar="TREE",
+        help="with --reads: the same reads also against a server running the code of this "
+        "source tree (e.g. a `git worktree` of an earlier commit), interleaved",
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=2, help="with --compare: read phases per server (2)"
+    )
+    ap.add_argument(
+        "--reads",
+        action="store_true",
+        help="only GET /health and the reads on the N store (no submissions, no small store)",
+    )
     args = ap.parse_args()
     n = args.declarations or (2_000 if args.quick else 100_000)
     args.seconds = args.seconds or (3.0 if args.quick else 20.0)
@@ -912,10 +1057,16 @@ def main() -> None:
     starts: list[tuple[Store, Server, int]] = []
     try:
         results = []
-        if not args.profile and args.baseline < n:
-            results += run_store(args, folder, args.baseline, False, starts)
-        results += run_store(args, folder, n, True, starts)
-        report(args, n, starts, results)
+        if args.compare is not None:
+            if not args.reads:
+                sys.exit("--compare goes with --reads")
+            results = run_compare(args, folder, n)
+            print_results(results)
+        else:
+            if not args.profile and not args.reads and args.baseline < n:
+                results += run_store(args, folder, args.baseline, False, starts)
+            results += run_store(args, folder, n, True, starts)
+            report(args, n, starts, results)
         if args.profile:
             print_profile(starts[-1][1].profile_path, args.profile)
         if args.sections:
