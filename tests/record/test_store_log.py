@@ -220,6 +220,15 @@ def test_proofs_take_their_lowest_hashes_from_the_entries_around_the_leaf(
         assert [row[-1] for row in plan if "log_nodes" in row[-1] or " n " in row[-1]] == [
             "SEARCH n USING PRIMARY KEY (cluster=? AND level=? AND idx=?)"
         ]
+        with svc.read() as repo:
+            # The audit reads a level a window at a time: the leaves (all in cluster 0) by
+            # a search on the whole key, not a scan of every leaf for each window.
+            plan = repo.conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + store_log._LEVEL_SQL % "cluster = ?", (0, 0, 5, 9)
+            ).all()
+        assert [row[-1] for row in plan] == [
+            "SEARCH log_nodes USING PRIMARY KEY (cluster=? AND level=? AND idx>? AND idx<?)"
+        ]
     # An entry altered in the file: the proof of its neighbour, computed from it, no
     # longer verifies against the root signed before (nor does the altered entry's own).
     root = root_from_leaf_hashes(leaves)

@@ -98,6 +98,7 @@ def cluster(level: int, index: int) -> int:
 
 
 _NODE_SQL = "SELECT hash FROM log_nodes WHERE cluster = ? AND level = ? AND idx = ?"
+_LEVEL_SQL = "SELECT idx, hash FROM log_nodes WHERE %s AND level = ? AND idx >= ? AND idx < ?"
 _LEAVES_SQL = (
     "SELECT idx, hash FROM log_nodes WHERE cluster = 0 AND level = 0 AND idx >= ? AND idx < ?"
 )
@@ -151,9 +152,10 @@ class SqlNodes:
                 )
             ).all()
         found = {int(i): bytes(h) for i, h in rows}
-        for i in range(start, end):
-            if i not in found and (0, i) in self.pending:
-                found[i] = self.pending[(0, i)]
+        if self.pending:
+            for i in range(start, end):
+                if i not in found and (0, i) in self.pending:
+                    found[i] = self.pending[(0, i)]
         return found
 
     def _from_leaves(self, level: int, index: int) -> bytes:
@@ -433,28 +435,36 @@ class LogReader:
         """Subtree hashes (level, i) for i in [start, end), as the store gives them: those
         of a level it does not keep (`is_stored`) folded from its stored leaf hashes, for
         each i whose leaves are all there."""
-        if not is_stored(level):
-            leaves = self.nodes.leaves(start << level, end << level)
-            out: dict[int, bytes] = {}
-            width = 1 << level
-            for i in range(start, end):
-                first = i << level
-                hashes = [leaves[k] for k in range(first, first + width) if k in leaves]
-                if len(hashes) == width:
-                    out[i] = _fold_level(hashes, level)
-            return out
         if end <= start:
             return {}
-        n = t.log_nodes.c
-        rows = self._conn.execute(  # the clusters that hold them: one range of the key
-            select(n.idx, n.hash).where(
-                n.cluster >= cluster(level, start),
-                n.cluster <= cluster(level, end - 1),
-                n.level == level,
-                n.idx >= start,
-                n.idx < end,
-            )
-        )
+        if not is_stored(level):
+            found = self.nodes.leaves(start << level, end << level)
+            for _ in range(level):  # fold a level at a time, each complete pair
+                found = {
+                    i >> 1: node_hash(h, found[i + 1])
+                    for i, h in found.items()
+                    if not i & 1 and i + 1 in found
+                }
+            return found
+        # One cluster: a search on the whole key. Several: a range of the first column,
+        # the rows of those clusters read and filtered (never all the leaves, cluster 0).
+        first, last = cluster(level, start), cluster(level, end - 1)
+        driver = self.nodes._driver
+        if driver is not None:
+            rows = driver.execute(
+                _LEVEL_SQL % ("cluster = ?" if first == last else "cluster BETWEEN ? AND ?"),
+                ((first,) if first == last else (first, last)) + (level, start, end),
+            ).fetchall()
+        else:
+            n = t.log_nodes.c
+            rows = self._conn.execute(
+                select(n.idx, n.hash).where(
+                    n.cluster == first if first == last else n.cluster.between(first, last),
+                    n.level == level,
+                    n.idx >= start,
+                    n.idx < end,
+                )
+            ).all()
         return {int(i): bytes(h) for i, h in rows}
 
     def stored_leaves(self) -> int:
