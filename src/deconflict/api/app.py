@@ -96,6 +96,7 @@ def create_app(svc: Service, *, workers: bool = True, listeners: bool = True) ->
     app.state.service = svc
     app.state.closing = asyncio.Event()
     errors.install(app)
+    app.include_router(declarations.fast)  # first: the hot read, found at once
     for module in (
         parties,
         declarations,

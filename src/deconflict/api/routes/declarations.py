@@ -16,6 +16,7 @@ from deconflict.api.deps import (
     JSON_BODY,
     MAX_VERSION,
     SIGNATURE_HEADER,
+    _service,
     body,
     call,
     caller,
@@ -196,12 +197,42 @@ async def read(
     request: Request,
     authorization: str | None = AUTHORIZATION_HEADER,
 ) -> Response:
-    # The hot read path: the caller is authenticated in the same thread-pool hop and read
-    # snapshot as the read (not by the `caller` dependency, a hop of its own), and the
-    # answer comes as the JSON bytes to send, without FastAPI's validation and encoding.
-    who, answer, etag = await call(d.read_answer, svc, authorization, party, decl_id)
+    return await _read(svc, request, party, decl_id, authorization)
+
+
+async def _read(
+    svc: Service, request: Request, party: str, decl_id: str, authorization: str | None
+) -> Response:
+    # The hot read path: the caller is authenticated on the same read snapshot as the read
+    # (not by the `caller` dependency, a thread-pool hop of its own), and the answer comes
+    # as the JSON bytes to send, without FastAPI's validation and encoding.
+    if svc.db.sqlite:
+        # On SQLite, on the event loop itself: a read in WAL mode never waits for the
+        # writer and takes ~0.2 ms, less than the hop to a thread and back costs.
+        who, answer, etag = d.read_answer(svc, authorization, party, decl_id)
+    else:
+        who, answer, etag = await call(d.read_answer, svc, authorization, party, decl_id)
     request.state.party = who.party  # for the access log, as `caller` does
     return Response(answer, media_type="application/json", headers={"ETag": etag} if etag else None)
+
+
+fast = APIRouter(prefix="/v1", include_in_schema=False)
+"""Included before every other router: GET /v1/declarations/{party}/{id} for an id without
+'/' (no other route has a path of that shape), found at the first try instead of after
+the ~30 routes FastAPI tries before `read` (~0.1 ms a request), and without the
+per-parameter validation of FastAPI's dependency solving. Ids holding '/' go to `read`."""
+
+
+@fast.get("/declarations/{party}/{decl_id}")
+async def read_fast(request: Request) -> Response:
+    params = request.path_params
+    return await _read(
+        _service(request),
+        request,
+        params["party"],
+        params["decl_id"],
+        request.headers.get("authorization"),
+    )
 
 
 @router.put(
