@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deconflict.export.conflicts import conflict_to_wire, conflicts_json, crossing_to_wire
 from deconflict.export.times import format_time, format_time_or_none
@@ -101,3 +105,45 @@ def test_format_time_refuses_open_ends() -> None:
     with pytest.raises(ValueError):
         format_time(math.inf)
     assert format_time_or_none(math.inf) is None and format_time_or_none(None) is None
+
+
+def _by_datetime(epoch_s: float, exact: bool) -> str:
+    """The formula format_time used before it kept day texts: datetime arithmetic whole."""
+    if exact:
+        seconds, fraction = divmod(round(Fraction(epoch_s) * 1_000_000), 1_000_000)
+        digits = 6
+        if fraction % 1000 == 0:
+            fraction, digits = fraction // 1000, 3
+    else:
+        seconds, fraction = divmod(round(epoch_s * 1000), 1000)
+        digits = 3
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    text = (epoch + timedelta(seconds=seconds)).replace(tzinfo=None).isoformat()
+    return f"{text}.{fraction:0{digits}d}Z" if fraction else f"{text}Z"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(min_value=-62_135_596_800.0, max_value=253_402_300_799.0),
+        st.integers(min_value=-62_135_596_800, max_value=253_402_300_799).map(float),
+        st.floats(min_value=1.5e9, max_value=2.1e9),
+    ),
+    st.booleans(),
+)
+def test_format_time_equals_datetime_arithmetic(epoch_s: float, exact: bool) -> None:
+    """Every time from year 1 to 9999, formatted as the datetime formula does it."""
+    try:
+        expected = _by_datetime(epoch_s, exact)
+    except OverflowError:  # rounds past 9999-12-31T23:59:59.999
+        with pytest.raises(ValueError, match="years 1 to 9999"):
+            format_time(epoch_s, exact=exact)
+        return
+    assert format_time(epoch_s, exact=exact) == expected
+    assert format_time(epoch_s, exact=exact) == expected  # the day text as kept
+
+
+def test_format_time_refuses_years_outside_1_to_9999() -> None:
+    for epoch_s in (-62_135_596_801.0, 253_402_300_800.0, 1e15, -1e15):
+        with pytest.raises(ValueError, match="years 1 to 9999"):
+            format_time(epoch_s)

@@ -7,10 +7,24 @@ the same instant the same way. Never uses the local zone.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import date, timedelta
 from fractions import Fraction
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = date(1970, 1, 1)
+_DAYS: dict[int, str] = {}
+"""Day number since 1970-01-01 -> its ISO date: reads format a dozen times each, most of
+them on a few days, and the date is the dear part of the text (datetime arithmetic)."""
+_DAYS_KEPT = 50_000
+
+
+def _day(days: int) -> str:
+    text = _DAYS.get(days)
+    if text is None:
+        # date.isoformat pads years before 1000 to four digits (strftime's %Y does not).
+        text = (_EPOCH_DAY + timedelta(days=days)).isoformat()
+        if len(_DAYS) < _DAYS_KEPT:
+            _DAYS[days] = text
+    return text
 
 
 def format_time(epoch_s: float, *, exact: bool = False) -> str:
@@ -35,12 +49,16 @@ def format_time(epoch_s: float, *, exact: bool = False) -> str:
     else:
         seconds, fraction = divmod(round(epoch_s * 1000), 1000)
         digits = 3
+    days, second = divmod(seconds, 86_400)
     try:
-        # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
-        text = (_EPOCH + timedelta(seconds=seconds)).replace(tzinfo=None).isoformat()
+        day = _day(days)
     except OverflowError:
         raise ValueError(f"cannot format {epoch_s!r} as a time in years 1 to 9999") from None
-    return f"{text}.{fraction:0{digits}d}Z" if fraction else f"{text}Z"
+    hour, second = divmod(second, 3600)
+    minute, second = divmod(second, 60)
+    if fraction:
+        return f"{day}T{hour:02d}:{minute:02d}:{second:02d}.{fraction:0{digits}d}Z"
+    return f"{day}T{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def format_time_or_none(epoch_s: float | None) -> str | None:
