@@ -97,6 +97,7 @@ def create_app(svc: Service, *, workers: bool = True, listeners: bool = True) ->
     app.state.closing = asyncio.Event()
     errors.install(app)
     app.include_router(declarations.fast)  # first: the hot read, found at once
+    app.include_router(positions.fast)  # and the live path's position batches
     for module in (
         parties,
         declarations,
