@@ -64,6 +64,21 @@ PG = postgis.PG
 POSITIONS_PATH = "/v1/positions"
 BATCH_ENV = "DECONFLICT_BENCH_BATCH"
 """The position batch size, passed to the load-generator processes (spawned) this way."""
+PROFILE_ENV = "DECONFLICT_BENCH_PROFILE"
+"""When set, a path: the server runs under cProfile, written to <path>.<workers> when it
+stops (only the event loop's thread: the service calls run in the thread pool)."""
+_PROFILED = """
+import cProfile, signal, sys
+from deconflict.cli.main import app
+signal.raise_signal = lambda sig: None  # uvicorn re-raises SIGTERM after shutting down
+sys.argv[0] = "deconflict"
+p = cProfile.Profile()
+try:
+    p.runcall(app, prog_name="deconflict")
+except SystemExit:
+    pass
+p.dump_stats({out!r})
+"""
 
 _load_process = http_bench.load_process
 
@@ -140,6 +155,9 @@ class Cluster(http_bench.Server):
 
     def start(self, timeout_s: float = 600.0) -> Cluster:
         args = [sys.executable, "-m", "deconflict", "serve", "--db", self.target]
+        profile = os.environ.get(PROFILE_ENV)
+        if profile:  # the event loop's thread only (cProfile follows one thread)
+            args[1:3] = ["-c", _PROFILED.format(out=f"{profile}.{self.workers}")]
         args += ["--port", str(self.port), "--log-key", str(self.log_key)]
         if self.workers > 1:
             args += ["--workers", str(self.workers)]
