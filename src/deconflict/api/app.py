@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from deconflict import __version__ as version
 from deconflict import web
 from deconflict.api import errors
+from deconflict.api.fastpath import FastReads
 from deconflict.api.routes import (
     declarations,
     events,
@@ -96,6 +97,7 @@ def create_app(svc: Service, *, workers: bool = True, listeners: bool = True) ->
     app.state.service = svc
     app.state.closing = asyncio.Event()
     errors.install(app)
+    app.add_middleware(FastReads, svc=svc)  # reads of a declaration, before FastAPI
     app.include_router(declarations.fast)  # first: the hot read, found at once
     app.include_router(positions.fast)  # and the live path's position batches
     for module in (
