@@ -117,9 +117,16 @@ def due_of(c: Clearance) -> float | None:
 
 
 def _new_row(
-    decl: Declaration, c: Clearance, sig: RequestSignature | None, shared: bool
+    decl: Declaration,
+    c: Clearance,
+    sig: RequestSignature | None,
+    shared: bool,
+    doc: dict[str, Any] | None = None,
 ) -> DeclarationRow:
-    feature = json.dumps(declaration_to_feature(decl), separators=(",", ":"), allow_nan=False)
+    """The stored row of a new version; `doc` is `declaration_to_feature(decl)` when the
+    caller made it already."""
+    doc = declaration_to_feature(decl) if doc is None else doc
+    feature = json.dumps(doc, separators=(",", ":"), allow_nan=False)
     return DeclarationRow(
         party=decl.party,
         id=decl.id,
@@ -288,10 +295,13 @@ def _log_version(
     request: tuple[str, str, JSONValue],
     now_s: float,
     decl: Declaration,
+    doc: dict[str, Any] | None = None,
 ) -> None:
     """The record of a new version: the version (its feature committed, not shown), and
     for every party notified of it, what that party is shown of it (committed too), so
-    either side can later prove what was disclosed to whom and when."""
+    either side can later prove what was disclosed to whom and when. `doc` is
+    `declaration_to_feature(decl)` when the caller made it already (a party shown the
+    whole version is shown that)."""
     private, entry_sig = record.signed_request(sig, *request)
     private["feature"] = row.feature.encode()
     private["clearance"] = {
@@ -334,8 +344,32 @@ def _log_version(
                 "to": n.party,
                 "access": str(seen.access),
             },
-            {"portion": [declaration_to_feature(p) for p in seen.parts]},
+            {
+                "portion": [
+                    doc if p is decl and doc is not None else declaration_to_feature(p)
+                    for p in seen.parts
+                ]
+            },
         )
+
+
+def _stored_order(c: Conflict) -> tuple[float, str, str, str, str]:
+    """The order `Repository.conflicts_of` reads conflicts in."""
+    return (c.start_s, c.party_a, c.a, c.party_b, c.b)
+
+
+def written_view(
+    row: DeclarationRow, c: Clearance, conflicts: Sequence[Conflict]
+) -> dict[str, Any]:
+    """`owner_view` of a version just written (current), from what was written instead of
+    read back: `c` is the clearance stored in `row`, `conflicts` all of its conflicts."""
+    return {
+        "declaration": ref(row.party, row.id, row.version),
+        "etag": row.etag,
+        "shared": row.shared,
+        "clearance": clearance_view(c, row.party, whole=True),
+        "conflicts": conflicts_view(sorted(conflicts, key=_stored_order)),
+    }
 
 
 def owner_view(svc: Service, repo: Repository, row: DeclarationRow) -> dict[str, Any]:
@@ -427,12 +461,14 @@ def submit(
                 svc.settings.notice,
                 signature=None if sig is None else sig.signature,
             )
-            row = _new_row(d, c, sig, shared=False)
+            feature = declaration_to_feature(d)
+            row = _new_row(d, c, sig, shared=False, doc=feature)
             repo.insert_declaration(row)
             repo.insert_conflicts(conflicts)
-            _log_version(svc, repo, row, c, conflicts, sig, ("POST", path, doc), now, d)
+            _log_version(svc, repo, row, c, conflicts, sig, ("POST", path, doc), now, d, feature)
             _open_events(repo, c, conflicts, now)
-            out.append(owner_view(svc, repo, repo.current(d.party, d.id)))  # type: ignore[arg-type]
+            # A new id: its only conflicts are those just inserted.
+            out.append(written_view(row, c, conflicts))
         decls = found.declarations
         return (201, {"declarations": out}), [lambda: svc.engine.add_many(decls)]
 

@@ -6,12 +6,14 @@ here; it holds no business rule, only what is stored and how it is found.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
 from deconflict.model.conflicts import Conflict
@@ -180,6 +182,18 @@ _VERSION_NUMBERS = (
 ).order_by(_d.version)
 
 
+_DECLARATION_COLUMNS = [c.name for c in t.declarations.columns]
+assert _DECLARATION_COLUMNS == list(DeclarationRow.__dataclass_fields__), "row != table"
+_NOTIFICATION_COLUMNS = [c.name for c in t.notifications.columns]
+assert _NOTIFICATION_COLUMNS == list(NotificationRow.__dataclass_fields__), "row != table"
+
+
+def _wrapped(sql: str, params: Any, exc: sqlite3.Error) -> Exception:
+    """The SQLAlchemy exception its path would raise for driver error `exc` (so callers
+    and the API's handlers see one kind: IntegrityError, OperationalError...)."""
+    return DBAPIError.instance(sql, params, exc, sqlite3.Error)
+
+
 def _on_sqlite(stmt: Executable) -> tuple[str, tuple[str, ...]]:
     """The SQL SQLAlchemy sends to SQLite for `stmt`, and its parameters' names in order:
     the read path runs it on the driver's connection (the same query, without the ~0.1 ms
@@ -188,20 +202,46 @@ def _on_sqlite(stmt: Executable) -> tuple[str, tuple[str, ...]]:
     return str(compiled), tuple(compiled.positiontup or ())
 
 
+def _insert(table: Any, columns: Sequence[str]) -> Executable:
+    """An INSERT of `columns` (bound parameters named as the columns)."""
+    return insert(table).values({name: bindparam(name) for name in columns})
+
+
+_CONFLICT_COLUMNS = [c.name for c in t.conflicts.columns][1:]  # the id is the database's
+_EVENT_COLUMNS = [c.name for c in t.events.columns][1:]
+_WEBHOOK_COLUMNS = [c.name for c in t.webhooks.columns]
+assert _WEBHOOK_COLUMNS == list(WebhookRow.__dataclass_fields__), "row != table"
+_KEY_COLUMNS = [c.name for c in t.keys.columns]
+_PARTY_COLUMNS = [c.name for c in t.parties.columns]
+_LAST_CHANGE = select(func.max(t.engine_changes.c.seq))
+
 _RAW = {
     "token": _on_sqlite(_TOKEN),
     "current": _on_sqlite(_CURRENT),
     "version_numbers": _on_sqlite(_VERSION_NUMBERS),
     "conflicts_of": _on_sqlite(_CONFLICTS_OF),
     "notification": _on_sqlite(_NOTIFICATION),
+    # The statements of a submission (one write transaction), on the writer's connection.
+    "party": _on_sqlite(_PARTY),
+    "parties": _on_sqlite(_PARTIES),
+    "observers": _on_sqlite(_OBSERVERS),
+    "key": _on_sqlite(_KEY),
+    "keys_of": _on_sqlite(_KEYS_OF),
+    "exists": _on_sqlite(
+        select(_d.version).where(_d.party == bindparam("party"), _d.id == bindparam("id"))
+    ),
+    "webhooks_of": _on_sqlite(_WEBHOOKS_OF),
+    "changes_after": _on_sqlite(_CHANGES_AFTER),
+    "last_change": _on_sqlite(_LAST_CHANGE),
+    "insert_declaration": _on_sqlite(_insert(t.declarations, _DECLARATION_COLUMNS)),
+    "insert_conflict": _on_sqlite(_insert(t.conflicts, _CONFLICT_COLUMNS)),
+    "insert_notification": _on_sqlite(_insert(t.notifications, _NOTIFICATION_COLUMNS)),
+    "insert_event": _on_sqlite(_insert(t.events, _EVENT_COLUMNS)),
+    "insert_change": _on_sqlite(_insert(t.engine_changes, ["party", "id"])),
 }
 _DECLARATION_BOOLS = frozenset({"current", "live", "shared", "late"})
-_DECLARATION_COLUMNS = [c.name for c in t.declarations.columns]
-assert _DECLARATION_COLUMNS == list(DeclarationRow.__dataclass_fields__), "row != table"
 _TOKEN_COLUMNS = [c.name for c in t.tokens.columns]
 assert _TOKEN_COLUMNS == list(TokenRow.__dataclass_fields__), "row != table"
-_NOTIFICATION_COLUMNS = [c.name for c in t.notifications.columns]
-assert _NOTIFICATION_COLUMNS == list(NotificationRow.__dataclass_fields__), "row != table"
 
 
 def _declaration(row: Sequence[Any]) -> DeclarationRow:
@@ -234,17 +274,44 @@ class Repository:
         for them several times. Emptied by every change to them made through here (the only
         place that changes them)."""
 
-    def _raw(self, name: str, **params: Any) -> list[Any] | None:
-        """The rows of hot read `name` run on SQLite's driver connection (in this same
-        transaction); None on other databases, which take the SQLAlchemy path."""
+    def _sqlite(self) -> Any:
+        """SQLite's driver connection of this transaction, or None on other databases
+        (which take the SQLAlchemy path)."""
         if self._driver is _ABSENT:
             sqlite_ = self.conn.dialect.name == "sqlite"
             self._driver = self.conn.connection.driver_connection if sqlite_ else None
-        if self._driver is None:
+        return self._driver
+
+    def _raw(self, stmt: str, /, **params: Any) -> list[Any] | None:
+        """The rows of hot read `stmt` run on SQLite's driver connection (in this same
+        transaction); None on other databases, which take the SQLAlchemy path."""
+        driver = self._sqlite()
+        if driver is None:
             return None
-        sql, names = _RAW[name]
-        rows: list[Any] = self._driver.execute(sql, [params[n] for n in names]).fetchall()
+        sql, names = _RAW[stmt]
+        values = [params[n] for n in names]
+        try:
+            rows: list[Any] = driver.execute(sql, values).fetchall()
+        except sqlite3.Error as exc:
+            raise _wrapped(sql, values, exc) from exc
         return rows
+
+    def _raw_write(self, name: str, rows: Sequence[Sequence[Any]]) -> int | None:
+        """Run statement `name` of `_RAW` once per row of parameters (in the statement's
+        order) on SQLite's driver connection; the last row id, or None on other databases
+        (the caller then takes the SQLAlchemy path)."""
+        driver = self._sqlite()
+        if driver is None:
+            return None
+        sql = _RAW[name][0]
+        try:
+            if len(rows) == 1:
+                last: int = driver.execute(sql, rows[0]).lastrowid
+                return last
+            driver.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise _wrapped(sql, rows, exc) from exc
+        return 0
 
     def _memoized(self, kind: str, key: str, read: Any) -> Any:
         found = self._memo.get((kind, key), _ABSENT)
@@ -268,18 +335,25 @@ class Repository:
         store; the last change's sequence number, or None if none changed."""
         if not self.touched:
             return None
-        rows = [{"party": p, "id": i} for p, i in sorted(self.touched)]
+        keys = sorted(self.touched)
         self.touched = set()
+        if self._raw_write("insert_change", keys) is not None:
+            raw = self._raw("last_change")
+            assert raw is not None
+            return int(raw[0][0])
+        rows = [{"party": p, "id": i} for p, i in keys]
         self.conn.execute(insert(t.engine_changes), rows)
-        return int(self.conn.execute(select(func.max(t.engine_changes.c.seq))).scalar_one())
+        return int(self.conn.execute(_LAST_CHANGE).scalar_one())
 
     def changes_after(self, seq: int) -> tuple[int, list[tuple[str, str]]]:
         """The last change's sequence number and the declarations changed after `seq`
         (none when nothing changed: (seq, []))."""
-        rows = self.conn.execute(_CHANGES_AFTER, {"seq": seq}).all()
+        rows: Sequence[Any] | None = self._raw("changes_after", seq=seq)
+        if rows is None:
+            rows = self.conn.execute(_CHANGES_AFTER, {"seq": seq}).all()
         if not rows:
             return seq, []
-        return int(rows[-1].seq), sorted({(r.party, r.id) for r in rows})
+        return int(rows[-1][0]), sorted({(r[1], r[2]) for r in rows})
 
     def last_change(self) -> int:
         return int(self.conn.execute(select(func.max(t.engine_changes.c.seq))).scalar() or 0)
@@ -305,6 +379,9 @@ class Repository:
 
     def party(self, name: str) -> Party | None:
         def read() -> Party | None:
+            raw = self._raw("party", name=name)
+            if raw is not None:
+                return self._party(dict(zip(_PARTY_COLUMNS, raw[0], strict=True))) if raw else None
             row = self.conn.execute(_PARTY, {"name": name}).first()
             return None if row is None else self._party(row._mapping)
 
@@ -317,6 +394,9 @@ class Repository:
 
     def parties(self) -> list[Party]:
         def read() -> list[Party]:
+            raw = self._raw("parties")
+            if raw is not None:
+                return [Party(r[0], PartyKind(r[1])) for r in raw]
             rows = self.conn.execute(_PARTIES).all()
             return [Party(r.name, PartyKind(r.kind)) for r in rows]
 
@@ -329,7 +409,11 @@ class Repository:
 
     def observers(self, name: str) -> list[str]:
         def read() -> list[str]:
-            text = self.conn.execute(_OBSERVERS, {"name": name}).scalar()
+            raw = self._raw("observers", name=name)
+            if raw is not None:
+                text = raw[0][0] if raw else None
+            else:
+                text = self.conn.execute(_OBSERVERS, {"name": name}).scalar()
             return list(json.loads(text)) if text else []
 
         return list(self._memoized("observers", name, read))
@@ -385,12 +469,17 @@ class Repository:
         )
 
     def key(self, key_id: str) -> tuple[str, bytes, float | None] | None:
+        raw = self._raw("key", key_id=key_id)
+        if raw is not None:  # key_id, party, public_key, created_s, revoked_s
+            return (raw[0][1], raw[0][2], raw[0][4]) if raw else None
         row = self.conn.execute(_KEY, {"key_id": key_id}).first()
         return None if row is None else (row.party, row.public_key, row.revoked_s)
 
     def keys_of(self, party: str) -> dict[str, bytes]:
-        rows = self.conn.execute(_KEYS_OF, {"party": party}).all()
-        return {r.key_id: r.public_key for r in rows}
+        rows: Sequence[Any] | None = self._raw("keys_of", party=party)
+        if rows is None:
+            rows = self.conn.execute(_KEYS_OF, {"party": party}).all()
+        return {r[0]: r[1] for r in rows}
 
     def revoke_key(self, key_id: str, now_s: float) -> int:
         self._memo.clear()
@@ -404,7 +493,9 @@ class Repository:
 
     def insert_declaration(self, row: DeclarationRow) -> None:
         self.touched.add((row.party, row.id))
-        self.conn.execute(_INSERT_DECLARATION, _asdict(row))
+        values = [getattr(row, name) for name in _DECLARATION_COLUMNS]
+        if self._raw_write("insert_declaration", [values]) is None:
+            self.conn.execute(_INSERT_DECLARATION, _asdict(row))
 
     def insert_declarations(self, rows: Sequence[DeclarationRow]) -> None:
         """Many rows in one statement (bulk loads: benchmarks, imports)."""
@@ -469,6 +560,9 @@ class Repository:
         return None if row is None else DeclarationRow(**row._mapping)
 
     def exists(self, party: str, decl_id: str) -> bool:
+        raw = self._raw("exists", party=party, id=decl_id)
+        if raw is not None:
+            return bool(raw)
         found = self.conn.execute(_EXISTS, {"party": party, "id": decl_id}).first()
         return found is not None
 
@@ -546,6 +640,12 @@ class Repository:
     def insert_conflicts(self, found: Sequence[Conflict]) -> None:
         if not found:
             return
+        rows = [
+            (c.party_a, c.a, c.party_b, c.b, c.start_s, c.end_s, c.min_distance_m, *c.at)
+            for c in found
+        ]
+        if self._raw_write("insert_conflict", rows) is not None:
+            return
         self.conn.execute(
             _INSERT_CONFLICTS,
             [
@@ -598,6 +698,9 @@ class Repository:
 
     def insert_notifications(self, rows: Sequence[NotificationRow]) -> None:
         if rows:
+            values = [[getattr(r, name) for name in _NOTIFICATION_COLUMNS] for r in rows]
+            if self._raw_write("insert_notification", values) is not None:
+                return
             self.conn.execute(_INSERT_NOTIFICATIONS, [_asdict(r) for r in rows])
 
     def close_notification(
@@ -633,6 +736,9 @@ class Repository:
     # events and webhooks -------------------------------------------------------------
 
     def insert_event(self, recipient: str, kind: str, at_s: float, payload: str) -> int:
+        last = self._raw_write("insert_event", [(recipient, kind, at_s, payload)])
+        if last is not None:
+            return last
         result = self.conn.execute(
             _INSERT_EVENT, {"recipient": recipient, "type": kind, "at_s": at_s, "payload": payload}
         )
@@ -673,6 +779,9 @@ class Repository:
 
     def webhooks_of(self, party: str) -> list[WebhookRow]:
         def read() -> list[WebhookRow]:
+            raw = self._raw("webhooks_of", party=party)
+            if raw is not None:
+                return [WebhookRow(*r) for r in raw]
             return _rows(WebhookRow, self.conn.execute(_WEBHOOKS_OF, {"party": party}))
 
         return list(self._memoized("webhooks", party, read))
