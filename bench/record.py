@@ -8,8 +8,12 @@ Tables:
 (1) appends: `service.record.append` inside `Service.write()` (the path every use case
     takes), N entries in transactions of 100 and of 1,000 while a `Checkpointer` signs a
     checkpoint every second; entry shapes: a clearance transition (5 public fields and a
-    committed reason, as `declaration.state` writes) and a declaration (its GeoJSON
-    feature, 20 waypoints, committed). Baselines in the same run: the pure in-memory
+    committed reason, as `declaration.state` writes), a declaration (its GeoJSON
+    feature, 20 waypoints, committed as a dict to encode), the same declaration as
+    `service/declarations.py` appends it (`declaration-stored`: the stored feature's bytes
+    and the clearance summary) and a disclosure of its portion to a notified party (the
+    feature as `declaration_to_feature` writes it); `--shapes` picks some, `--entries`
+    sets N. Baselines in the same run: the pure in-memory
     `MerkleTree` appending the same entry bytes, and raw sqlite3 `executemany` inserting
     the same rows (entries, subtree hashes, contents) in transactions of the same size;
 (2) proofs: a log of N entries built in bulk (entries formatted as `build_entry` writes
@@ -112,7 +116,48 @@ def declaration(i: int) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
     return "declaration", "US-CJTF", data, {"feature": feature}
 
 
-SHAPES = {"transition": transition, "declaration": declaration}
+def declaration_stored(i: int) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """A declaration as `service/declarations.py` appends it: the feature committed as the
+    stored feature's bytes (sealed, they are a string in the sealed content), not as a
+    dict to encode; the clearance summary beside it."""
+    type_, by, data, private = declaration(i)
+    feature = json.dumps(private["feature"], separators=(",", ":")).encode()
+    clearance = {"notified": ["RU-FORCES"], "conflicts": 1, "plan_start": None, "plan_end": None}
+    return type_, by, data, {"feature": feature, "clearance": clearance}
+
+
+def disclosure(i: int) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """A disclosure of a declaration's portion to a notified party: the portion's feature
+    as `export.geojson.declaration_to_feature` writes it (altitudes and buffer integral
+    floats, times to the microsecond), committed."""
+    _, _, data, private = declaration(i)
+    feature = private["feature"]
+    props = {
+        "id": data["id"],
+        "party": "US-CJTF",
+        "kind": "movement",
+        "alt_min_m": 0.0,
+        "alt_max_m": 150.0,
+        "buffer_m": 500.0,
+        "times": [t.replace("Z", ".000000Z") for t in feature["properties"]["times"]],
+        "time_uncertainty_s": 60.0,
+    }
+    portion = {"type": "Feature", "properties": props, "geometry": feature["geometry"]}
+    ref = {**{k: data[k] for k in ("party", "id", "version")}, "from": "US-CJTF"}
+    return (
+        "disclosure",
+        "@service",
+        {**ref, "to": "RU-FORCES", "access": "portion"},
+        {"portion": [portion]},
+    )
+
+
+SHAPES = {
+    "transition": transition,
+    "declaration": declaration,
+    "declaration-stored": declaration_stored,
+    "disclosure": disclosure,
+}
 
 
 # -- (1) appends ---------------------------------------------------------------------------
@@ -241,7 +286,7 @@ def baseline_sqlite(
     return n / elapsed
 
 
-def print_appends(folder: Path, n: int) -> None:
+def print_appends(folder: Path, n: int, shapes: list[str] | None = None) -> None:
     print(f"\n## Appends into the SQLite store, a checkpoint every second ({load()})\n")
     print(
         "| entry | entry + content bytes | entries | per transaction | s | entries/s "
@@ -249,7 +294,7 @@ def print_appends(folder: Path, n: int) -> None:
         "| baseline: tree only /s | baseline: raw sqlite3 rows /s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for shape in SHAPES:
+    for shape in shapes or SHAPES:
         memory = baseline_memory(n, shape)
         for batch in (100, 1000):
             r, raws, kept = bench_appends(folder, n, batch, shape)
@@ -484,6 +529,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--only", choices=["appends", "proofs", "verify"], help="one section")
     ap.add_argument("--keep", type=Path, help="keep (and reuse) the bulk stores here")
+    ap.add_argument("--shapes", help="appends: these entry shapes only (comma-separated)")
+    ap.add_argument("--entries", type=int, help="appends: entries per run")
     args = ap.parse_args()
     print("# deconflict record benchmark")
     print(
@@ -494,7 +541,9 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         if args.only in (None, "appends"):
-            print_appends(folder, 20_000 if args.quick else 200_000)
+            shapes = args.shapes.split(",") if args.shapes else None
+            n = args.entries or (20_000 if args.quick else 200_000)
+            print_appends(folder, n, shapes)
         sizes = [100_000, 1_000_000] if args.quick else [1_000_000, 10_000_000]
         if args.only in (None, "proofs", "verify"):
             print(f"\n## Inclusion proofs ({load()})\n")

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from deconflict.record.canonical import (
@@ -111,7 +112,8 @@ def fast_canonical(value: JSONValue) -> bytes:
 def _plain(value: object, depth: int) -> bool:
     """Whether the standard encoder writes `value` in canonical form (see fast_canonical).
     Exact types only: a subclass (a bool is an int, an enum a str) may encode otherwise.
-    Scalars inside containers are checked in the loop, without a call each."""
+    Scalars inside containers are checked in the loop, without a call each; the items of
+    arrays in bulk (`_items_plain`)."""
     if type(value) is dict:
         if depth >= MAX_DEPTH:
             return False
@@ -132,17 +134,7 @@ def _plain(value: object, depth: int) -> bool:
                 return False
         return True
     if type(value) is list or type(value) is tuple:
-        if depth >= MAX_DEPTH:
-            return False
-        for v in value:
-            tv = type(v)
-            if tv is float:
-                a = abs(v)
-                if not (1e-4 <= a < 1e16) or a.is_integer():
-                    return False
-            elif tv is not str and not _plain(v, depth + 1):
-                return False
-        return True
+        return depth < MAX_DEPTH and _items_plain(value, depth)
     if type(value) is str or type(value) is bool or value is None:
         return True
     if type(value) is int:
@@ -153,6 +145,53 @@ def _plain(value: object, depth: int) -> bool:
         a = abs(value)
         return 1e-4 <= a < 1e16 and not a.is_integer()
     return False
+
+
+_TEXT_TYPES = frozenset((str, bool, type(None)))
+_FLOAT_TYPES = frozenset((float,))
+_ARRAY_TYPES = (frozenset((list,)), frozenset((tuple,)), frozenset((list, tuple)))
+_FLOAT_LOW = 1e-4
+_FLOAT_HIGH = 1e16
+_INFINITY = float("inf")
+_INT_LOW = -MAX_SAFE_INTEGER
+_INT_HIGH = MAX_SAFE_INTEGER
+
+
+def _items_plain(items: Sequence[Any], depth: int) -> bool:
+    """`_plain` for every item of arrays at `depth` (the array's own depth checked),
+    in bulk: one pass over the items' types, then, when they are all floats, checks that
+    loop in C (a NaN or an infinity makes the sum of the magnitudes NaN or infinite, and
+    then fails `total < inf`; without them min and max are exact). Arrays of arrays
+    (GeoJSON coordinates) are flattened one level and checked the same way, one level
+    deeper; anything else goes item by item (tests/record/test_fast_canonical.py)."""
+    types = set(map(type, items))
+    if types <= _TEXT_TYPES:
+        return True
+    if types == _FLOAT_TYPES:
+        mags: list[float] = list(map(abs, items))
+        total = sum(mags)  # NaN or infinite if any is (or if the sum overflows: slow path)
+        return (
+            total < _INFINITY
+            and min(mags) >= _FLOAT_LOW
+            and max(mags) < _FLOAT_HIGH
+            and not any(map(float.is_integer, mags))
+        )
+    if types in _ARRAY_TYPES:
+        if depth + 1 >= MAX_DEPTH:
+            return False
+        return _items_plain(list(chain.from_iterable(items)), depth + 1)
+    for v in items:
+        tv = type(v)
+        if tv is float:
+            a = abs(v)
+            if not (1e-4 <= a < 1e16) or a.is_integer():
+                return False
+        elif tv is int:
+            if not _INT_LOW <= v <= _INT_HIGH:
+                return False
+        elif tv is not str and v is not None and tv is not bool and not _plain(v, depth + 1):
+            return False
+    return True
 
 
 _SLOW = object()
@@ -191,6 +230,8 @@ def _ready(value: object, depth: int) -> object:
     if t is list or t is tuple:
         if depth >= MAX_DEPTH:
             return _SLOW
+        if _items_plain(value, depth):  # type: ignore[arg-type]
+            return value  # written as it is (coordinates beside an integral altitude)
         items: list[object] = []
         for v in value:  # type: ignore[attr-defined]
             tv = type(v)
