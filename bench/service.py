@@ -689,6 +689,7 @@ STEPS = [
     ("_log_version", "record: the version's entry and disclosures"),
     ("_open_events", "events and notifications"),
     ("owner_view", "the answer (row and conflicts read back)"),
+    ("written_view", "the answer (from what was written)"),
 ]
 """Functions of `deconflict.service.declarations` the submission calls, timed where they
 exist (names change as the service grows: a missing one is skipped)."""
@@ -951,16 +952,17 @@ def run_store(
 
 
 def run_compare(args: argparse.Namespace, folder: Path, n: int) -> list[Result]:
-    """Reads on the N store served by this tree's code and by `--compare`'s, for each
-    worker count: both servers up at once (each on its own copy of the store), their read
-    phases interleaved (this, other, other, this, ...) so that the load of a shared machine
-    falls on both alike."""
+    """Reads (`--reads`) or submissions on the N store served by this tree's code (or
+    `--this`'s) and by `--compare`'s, for each worker count: both servers up at once (each
+    on its own copy of the store), their phases interleaved (this, other, other, this, ...)
+    so that the load of a shared machine falls on both alike. Submissions: the open loop
+    (`--clients` x `--rate`), each phase adding as many declarations to either store."""
     t0 = math.ceil((time.time() + LEAD_S) / 3600.0) * 3600.0
     out: list[Result] = []
     for workers in args.workers:
         servers = []
         try:
-            for tag, src in (("this", None), ("other", args.compare)):
+            for tag, src in (("this", args.this), ("other", args.compare)):
                 store = kept(folder, n, t0, tag)
                 print(f"  starting {tag} ({workers} worker(s))...", file=sys.stderr, flush=True)
                 server = Server(store.path, workers=workers, src=src)
@@ -971,13 +973,16 @@ def run_compare(args: argparse.Namespace, folder: Path, n: int) -> list[Result]:
                 name = f"health (baseline), {workers} worker(s), {tag}"
                 print(f"  {name}...", file=sys.stderr, flush=True)
                 out.append(phase(args.procs, name, server, "health", store, args.clients, 5.0))
+            c, rate = args.clients, args.rate
             for rep in range(args.repeat):
                 for tag, store, server in servers if rep % 2 == 0 else servers[::-1]:
-                    name = f"read own declaration, {workers} worker(s), {tag}"
+                    if args.reads:
+                        name = f"read own declaration, {workers} worker(s), {tag}"
+                        mode, r = "read", None
+                    else:
+                        name, mode, r = f"{open_name(c, rate)}, {tag}", "submit", rate
                     print(f"  {name} ({rep + 1})...", file=sys.stderr, flush=True)
-                    out.append(
-                        phase(args.procs, name, server, "read", store, args.clients, args.seconds)
-                    )
+                    out.append(phase(args.procs, name, server, mode, store, c, args.seconds, r))
         finally:
             for _, _, server in servers:
                 server.stop()
@@ -1028,12 +1033,18 @@ def main() -> None:
         "--compare",
         type=Path,
         metavar="TREE",
-        help="with --reads: the same reads also against a server running the code of this "
-        "source tree (e.g. a `git worktree` of an earlier commit), interleaved",
+        help="the same reads (--reads) or open-loop submissions also against a server "
+        "running the code of this source tree (e.g. a `git worktree` of an earlier commit), "
+        "interleaved",
     )
     ap.add_argument(
-        "--repeat", type=int, default=2, help="with --compare: read phases per server (2)"
+        "--this",
+        type=Path,
+        metavar="TREE",
+        help="with --compare: serve this source tree's code as 'this' (default: the tree of "
+        "this script, with whatever is uncommitted in it)",
     )
+    ap.add_argument("--repeat", type=int, default=2, help="with --compare: phases per server (2)")
     ap.add_argument(
         "--reads",
         action="store_true",
@@ -1060,8 +1071,6 @@ def main() -> None:
     try:
         results = []
         if args.compare is not None:
-            if not args.reads:
-                sys.exit("--compare goes with --reads")
             results = run_compare(args, folder, n)
             print_results(results)
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconflict.api.deps import (
@@ -24,6 +25,7 @@ from deconflict.api.deps import (
 )
 from deconflict.service import Principal, Service, preview
 from deconflict.service import declarations as d
+from deconflict.service.auth import authenticate
 
 router = APIRouter(prefix="/v1", tags=["declarations"])
 Who = Annotated[Principal, Depends(caller)]
@@ -221,6 +223,38 @@ fast = APIRouter(prefix="/v1", include_in_schema=False)
 '/' (no other route has a path of that shape), found at the first try instead of after
 the ~30 routes FastAPI tries before `read` (~0.1 ms a request), and without the
 per-parameter validation of FastAPI's dependency solving. Ids holding '/' go to `read`."""
+
+
+@fast.post("/declarations")
+async def submit_fast(request: Request) -> Response:
+    """POST /v1/declarations (documented by `submit`): found at the first try, without
+    per-parameter dependency solving, and on SQLite with the caller authenticated on the
+    event loop (a WAL read, ~0.2 ms, less than a thread-pool hop): one hop per submission
+    instead of two. The same checks in the same order (token, body limit, then the
+    submission) and the same answer bytes (tests/api/test_submit_route.py)."""
+    svc = _service(request)
+    headers = request.headers
+    authorization = headers.get("authorization")
+    if svc.db.sqlite:
+        who = _authenticate(svc, authorization)
+    else:
+        who = await call(_authenticate, svc, authorization)
+    request.state.party = who.party  # for the access log, as `caller` does
+    raw = await body(request)
+    status, out = await call(
+        d.submit,
+        svc,
+        who,
+        raw,
+        signature=headers.get("deconflict-signature"),
+        idempotency_key=headers.get("idempotency-key"),
+    )
+    return JSONResponse(out, status_code=status)
+
+
+def _authenticate(svc: Service, authorization: str | None) -> Principal:
+    with svc.read() as repo:
+        return authenticate(repo, authorization)
 
 
 @fast.get("/declarations/{party}/{decl_id}")
