@@ -64,9 +64,13 @@ Bus = Annotated[
         "and the feeds of positions and alerts (docs/scale.md); overrides bus_url.",
     ),
 ]
-Fd = Annotated[
-    int | None,
-    typer.Option("--fd", hidden=True, help="Listening socket from the supervisor (internal)."),
+ReusePort = Annotated[
+    bool,
+    typer.Option(
+        "--reuse-port",
+        hidden=True,
+        help="Listen with SO_REUSEPORT beside the other workers (internal, set by --workers).",
+    ),
 ]
 
 
@@ -102,10 +106,30 @@ def _open(db: str, settings: Settings, log_key: Path | None = None) -> Service:
         raise
 
 
-def run(svc: Service, host: str, port: int, fd: int | None = None) -> None:
-    """Serve `svc` on host:port, or on the listening socket `fd` a supervisor passed."""
+def reuse_port_socket(host: str, port: int, *, listen: bool) -> Any:
+    """A TCP socket bound to host:port with SO_REUSEPORT: with `listen`, one worker's own
+    queue of the port's connections (the kernel deals new connections among the listening
+    sockets of the port by a hash of their addresses); without, a reservation of the port
+    that takes no connection (only sockets of this user with SO_REUSEPORT can join it)."""
     import socket
 
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        if listen:
+            sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise InvalidRequest(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
+    return sock
+
+
+def run(svc: Service, host: str, port: int, reuse_port: bool = False) -> None:
+    """Serve `svc` on host:port; with `reuse_port`, on a socket of its own that shares the
+    port with the other workers (bound once the service is loaded, so no connection waits
+    on a worker that is still starting)."""
     import uvicorn
 
     from deconflict.api.app import create_app
@@ -121,7 +145,7 @@ def run(svc: Service, host: str, port: int, fd: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server = Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
     try:
-        server.run(sockets=None if fd is None else [socket.socket(fileno=fd)])
+        server.run(sockets=[reuse_port_socket(host, port, listen=True)] if reuse_port else None)
     except KeyboardInterrupt:
         pass
     if not server.started:
@@ -138,7 +162,7 @@ def register(app: typer.Typer) -> None:
         log_key: LogKey = None,
         workers: Workers = 1,
         bus: Bus = None,
-        fd: Fd = None,
+        reuse_port: ReusePort = False,
         debug: Debug = False,
     ) -> None:
         """Start the service on a store (created and migrated as needed)."""
@@ -152,7 +176,7 @@ def register(app: typer.Typer) -> None:
                 check_bus(settings.bus_url)
             svc = _open(db, settings, log_key)
             assert svc.log_signer is not None
-            if fd is None:
+            if not reuse_port:
                 typer.echo(f"Record: log key {svc.log_signer.verifier}")
         try:
             with reporting(debug=debug):
@@ -167,7 +191,7 @@ def register(app: typer.Typer) -> None:
                 with reporting(debug=debug):
                     supervise(db, host, port, config, key, workers, bus)
                 return
-            run(svc, host, port, fd)
+            run(svc, host, port, reuse_port)
         finally:
             svc.close()
 
@@ -221,23 +245,26 @@ def supervise(
     workers: int,
     bus: str | None = None,
 ) -> None:
-    """Run `workers` service processes on one listening socket and one store: each is
-    `deconflict serve --fd`; one that dies is started again (at most once a second);
-    SIGTERM or SIGINT stops them all."""
+    """Run `workers` service processes on one port and one store: each is `deconflict
+    serve --reuse-port`, listening on a socket of its own once loaded, and the kernel deals
+    new connections among them (one socket shared by all let the first worker to wake take
+    a whole burst of connections: 44 of 50 kept-alive clients, or all 50, went to one of two
+    workers). One that dies is started again (at most once a second); meanwhile the others
+    take the new connections. SIGTERM or SIGINT stops them all."""
     import signal
-    import socket
     import subprocess
     import sys
 
-    sock = socket.create_server((host, port), reuse_port=False, backlog=2048)
-    sock.set_inheritable(True)
-    fd = sock.fileno()
+    # The port held (bound, not listening) for the workers alone while they start.
+    sock = reuse_port_socket(host, port, listen=False)
+    port = sock.getsockname()[1]  # the port the system chose, when asked for port 0
     args = [sys.executable, "-m", "deconflict", "serve", "--db", db, "--log-key", str(log_key)]
+    args += ["--host", host, "--port", str(port)]
     if config is not None:
         args += ["--config", str(config)]
     if bus is not None:
         args += ["--bus", bus]
-    args += ["--fd", str(fd)]
+    args += ["--reuse-port"]
     stopping = False
 
     def stop(_signum: int, _frame: Any) -> None:
@@ -249,7 +276,7 @@ def supervise(
 
     def start(i: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "DECONFLICT_WORKER": str(i)}
-        proc = subprocess.Popen(args, pass_fds=(fd,), env=env)
+        proc = subprocess.Popen(args, env=env)
         logging.getLogger("deconflict.supervisor").info("worker %d: pid %d", i, proc.pid)
         return proc
 
