@@ -1,6 +1,8 @@
-"""The fast entry encoder on number-heavy values (GeoJSON coordinates, disclosures'
-portions): byte for byte what `canonical_json` writes, and the bulk check of arrays
-(`_items_plain`) decides exactly as the item-by-item check it replaced."""
+"""`canonical_json` (the fast path, also the entries' `fast_canonical`) on number-heavy
+values (GeoJSON coordinates, disclosures' portions, signed request bodies): byte for byte
+what the general encoder (`general_canonical_json`, here `reference`) writes, the same
+refusals, and the bulk check of arrays (`_items_plain`) decides exactly as the
+item-by-item check it replaced."""
 
 from __future__ import annotations
 
@@ -11,8 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconflict.record.canonical import MAX_DEPTH, MAX_SAFE_INTEGER, canonical_json
-from deconflict.record.entries import _plain, build_entry, fast_canonical
+from deconflict.record.canonical import (
+    MAX_DEPTH,
+    MAX_SAFE_INTEGER,
+    _plain,
+    canonical_json,
+)
+from deconflict.record.canonical import general_canonical_json as reference
+from deconflict.record.entries import build_entry, fast_canonical
 from deconflict.record.errors import NotCanonical
 
 
@@ -123,7 +131,7 @@ def _encoded(fn: Any, value: Any) -> bytes | str:
 @settings(max_examples=400, deadline=None)
 @given(value=_value)
 def test_the_fast_encoder_writes_coordinates_as_canonical_json(value: Any) -> None:
-    assert _encoded(fast_canonical, value) == _encoded(canonical_json, value)
+    assert _encoded(fast_canonical, value) == _encoded(reference, value)
 
 
 @settings(max_examples=400, deadline=None)
@@ -141,8 +149,8 @@ def test_a_feature_commits_to_its_canonical_json(coordinates: list[list[float]])
         "properties": {"id": "move-1", "times": ["2026-11-24T06:00:00Z"] * len(coordinates)},
     }
     raw, contents = build_entry(3, b"\x02" * 32, 1.7e9, "sealed", "", {}, {"sealed": feature})
-    assert contents[0].content == canonical_json(feature)
-    assert raw == canonical_json(
+    assert contents[0].content == reference(feature)
+    assert raw == reference(
         {
             "v": 1,
             "index": 3,
@@ -174,7 +182,7 @@ def test_a_feature_commits_to_its_canonical_json(coordinates: list[list[float]])
 )
 def test_arrays_the_standard_encoder_would_get_wrong_are_not_plain(value: Any) -> None:
     assert _plain(value, 0) == _old_plain(value, 0)
-    assert _encoded(fast_canonical, value) == _encoded(canonical_json, value)
+    assert _encoded(fast_canonical, value) == _encoded(reference, value)
 
 
 def test_deep_arrays_are_refused_at_the_same_depth() -> None:
@@ -183,7 +191,7 @@ def test_deep_arrays_are_refused_at_the_same_depth() -> None:
         for _ in range(levels - 1):
             deep = [deep, [0.5]]
         assert _plain(deep, 0) == _old_plain(deep, 0)
-        assert _encoded(fast_canonical, deep) == _encoded(canonical_json, deep)
+        assert _encoded(canonical_json, deep) == _encoded(reference, deep)
 
 
 def test_a_portion_beside_integral_altitudes_is_canonical_json() -> None:
@@ -198,4 +206,30 @@ def test_a_portion_beside_integral_altitudes_is_canonical_json() -> None:
     ):
         props = {"alt_min_m": 0.0, "alt_max_m": 150.0, "buffer_m": 500.0, "times": ["t"] * 3}
         portion = {"portion": [{"type": "Feature", "properties": props, "geometry": geometry}]}
-        assert fast_canonical(portion) == canonical_json(portion)
+        assert fast_canonical(portion) == reference(portion)
+        assert canonical_json(portion) == reference(portion)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_value)
+def test_canonical_json_is_the_general_encoder_byte_for_byte(value: Any) -> None:
+    assert fast_canonical is canonical_json
+    assert _encoded(canonical_json, value) == _encoded(reference, value)
+
+
+def test_a_signed_request_body_is_encoded_as_the_general_encoder_does() -> None:
+    """What `service.auth.signed_message` signs: a FeatureCollection of movements."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [[41.25 + k / 7, 36.5 - k / 11] for k in range(50)],
+            },
+            "properties": {"id": f"m-{i}", "times": ["2026-12-08T00:00:00Z"] * 50, "alt": 120},
+        }
+        for i in range(3)
+    ]
+    body = {"type": "FeatureCollection", "features": features, "policy": {"vertical_m": 300.0}}
+    value = {"method": "POST", "path": "/v1/declarations", "body": body}
+    assert canonical_json(value) == reference(value)

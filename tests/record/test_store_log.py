@@ -39,7 +39,7 @@ from deconflict.record import (
     verify_consistency,
     verify_inclusion,
 )
-from deconflict.record.canonical import canonical_json
+from deconflict.record.canonical import general_canonical_json as canonical_json
 from deconflict.record.entries import (
     RequestSignature,
     build_entry,
