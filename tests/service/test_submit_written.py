@@ -140,3 +140,23 @@ def test_sqlite_driver_path_stores_what_sqlalchemy_stores(
     a, b = stored(tmp_path / "driver.sqlite"), stored(tmp_path / "sqlalchemy.sqlite")
     assert all(a[name] for name in TABLES)
     assert a == b
+
+
+def test_a_checked_movement_is_indexed_as_an_unchecked_one() -> None:
+    """The engine reuses the segments it built to check a new movement when it indexes
+    that same movement (a submission): the index, so every later answer, is the same."""
+    from deconflict.engine import Engine
+    from deconflict.ingest import parse_declarations
+
+    docs = [doc for _, doc in SUBMISSIONS]
+    decls = [d for doc in docs for d in parse_declarations(doc, source="test").declarations]
+    checked, plain = Engine(), Engine()
+    for d in decls:
+        found = checked.conflicts_of(d)
+        checked.add_many([d])
+        assert found == plain.conflicts_of(d)
+        plain.add_many([d])
+    assert checked.all_conflicts() == plain.all_conflicts()
+    assert len(checked.all_conflicts()) >= 3
+    for d in decls:
+        assert checked.conflicts_of(d.key) == plain.conflicts_of(d.key)

@@ -78,6 +78,9 @@ class Engine:
         self._alive = Column(np.bool_)
         self._store = SegmentStore(4 * self.policy.horizontal_m, cell_m, cell_s)
         self._areas: dict[int, AreaEntry] = {}
+        self._built: tuple[Movement, SegmentBatch] | None = None
+        """The segments of the last movement queried while not indexed: a submission
+        checks a movement, then indexes that same (immutable) one."""
 
     # -- the collection ----------------------------------------------------------------
 
@@ -118,7 +121,11 @@ class Engine:
         slot_of = {id(d): first + i for i, d in enumerate(batch)}
         movements = [d for d in batch if isinstance(d, Movement)]
         areas = [make_area(slot_of[id(d)], d) for d in batch if not isinstance(d, Movement)]
-        segments = build_segments(movements) if movements else None
+        built, self._built = self._built, None
+        if len(movements) == 1 and built is not None and built[0] is movements[0]:
+            segments: SegmentBatch | None = built[1]
+        else:
+            segments = build_segments(movements) if movements else None
         for d in batch:
             self._slots[d.key] = len(self._decls)
             self._decls.append(d)
@@ -239,7 +246,9 @@ class Engine:
     def _query_segments(self, decl: Movement, unit: _Unit) -> SegmentBatch:
         if unit.slot >= 0:
             return self._store.batch_of(unit.slot)
-        return build_segments([decl])
+        seg = build_segments([decl])
+        self._built = (decl, seg)
+        return seg
 
     def _others(self, unit: _Unit, slots: IntArray) -> BoolArray:
         """Live declarations of other parties, never the unit itself (or its old version)."""
