@@ -129,6 +129,36 @@ class Partitioning:
             (math.nan if r.course_deg is None else r.course_deg for r in reports), float, n
         )
         air = np.fromiter((r.alt_m is not None for r in reports), bool, n)
+        homes = [self.home(f"{r.party}/{r.unit}") for r in reports]
+        return self._routes(lat, lon, speed, course, air, homes)
+
+    def routes_columns(
+        self,
+        party: str,
+        units: Sequence[str],
+        lat: npt.NDArray[np.float64],
+        lon: npt.NDArray[np.float64],
+        alt_m: npt.NDArray[np.float64],
+        speed_mps: npt.NDArray[np.float64],
+        course_deg: npt.NDArray[np.float64],
+    ) -> list[int]:
+        """`routes` of one party's reports given as columns (NaN: absent), without report
+        objects: the same masks."""
+        if self.parts == 1:
+            return [1] * len(units)
+        homes = [self.home(f"{party}/{u}") for u in units]
+        return self._routes(lat, lon, speed_mps, course_deg, ~np.isnan(alt_m), homes)
+
+    def _routes(
+        self,
+        lat: npt.NDArray[np.float64],
+        lon: npt.NDArray[np.float64],
+        speed: npt.NDArray[np.float64],
+        course: npt.NDArray[np.float64],
+        air: npt.NDArray[np.bool_],
+        homes: list[int],
+    ) -> list[int]:
+        n = len(homes)
         reach = self._reach(speed, course, air)
         dlat = reach / _M_PER_DEG
         coslat = np.cos(np.radians(np.minimum(np.abs(lat) + dlat, _LAT_LIMIT)))
@@ -142,7 +172,7 @@ class Partitioning:
         first = math.floor(-180.0 / c)
         columns = math.ceil(360.0 / c)
         own = ((i0 * 73_856_093) ^ (((j0 - first) % columns + first) * 19_349_663)) % self.parts
-        home = np.fromiter((self.home(f"{r.party}/{r.unit}") for r in reports), np.int64, n)
+        home = np.fromiter(homes, np.int64, n)
         out: list[int] = ((np.int64(1) << home) | (np.int64(1) << own)).tolist()
         for k in np.flatnonzero(~single).tolist():
             cells = (int(i1[k]) - int(i0[k]) + 1) * (int(j1[k]) - int(j0[k]) + 1)

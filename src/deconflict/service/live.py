@@ -40,7 +40,7 @@ from deconflict.errors import InvalidPositions, InvalidRequest, NotFound, Report
 from deconflict.export.alerts import alert_json
 from deconflict.export.times import format_time
 from deconflict.ingest.fields import NonFinite, RuleBroken, describe
-from deconflict.ingest.positions.batch import FIELDS, CheckedBatch, plain_batch
+from deconflict.ingest.positions.batch import FIELDS, CheckedBatch, Columns, plain_batch
 from deconflict.ingest.positions.reports import check_count, from_json, report, time_value
 from deconflict.ingest.positions.rows import Rows
 from deconflict.model.declarations import Declaration, Movement
@@ -402,10 +402,15 @@ class LiveMonitor:
     # -- writing ----------------------------------------------------------------------
 
     def ingest(
-        self, who: Principal, reports: Sequence[PositionReport], rows: Rows | None = None
+        self,
+        who: Principal,
+        reports: Sequence[PositionReport],
+        rows: Rows | None = None,
+        columns: Columns | None = None,
     ) -> dict[str, Any]:
-        """Apply one party's batch (already checked); log it, and send its alerts. `rows`,
-        when the caller has them, are the reports already encoded (parse_batch).
+        """Apply one party's batch (already checked); log it, and send its alerts. `rows`
+        and `columns`, when the caller has them, are the reports already encoded and as
+        columns (parse_batch): the routing and the monitor then take the columns.
 
         The batch is logged and queued in the store, in one transaction; the process
         holding the monitor lease applies the queue in order (several processes may share
@@ -424,7 +429,13 @@ class LiveMonitor:
             content = queued = [report_json(r) for r in reports]
         else:
             content, queued = rows.record, rows.queue
-        masks = self.parts.routes(reports)
+        if columns is None:
+            masks = self.parts.routes(reports)
+        else:
+            c = columns
+            masks = self.parts.routes_columns(
+                c.party, c.units, c.lat, c.lon, c.alt_m, c.speed_mps, c.course_deg
+            )
         union = 0
         for m in set(masks):
             union |= m
@@ -442,7 +453,7 @@ class LiveMonitor:
                 )
                 seq = queue.enqueue(repo.conn, who.party, now, queued, union)
             if self._hold(repo, now):
-                mine = self._drain(repo, now, seq, reports, masks)
+                mine = self._drain(repo, now, seq, reports, masks, columns)
             if self._monitor is not None:
                 counters = dict(self._monitor.counters)
         return {
@@ -451,9 +462,12 @@ class LiveMonitor:
             "counters": counters,
         }
 
-    def _feed(self, reports: Sequence[PositionReport], now: float) -> list[Alert]:
+    def _feed(
+        self, reports: Sequence[PositionReport], now: float, columns: Columns | None = None
+    ) -> list[Alert]:
         """Feed one batch to the monitor (made by `_refresh`); the alert events it
-        raises, to send."""
+        raises, to send. `columns`, when given, are `reports` as columns (the monitor takes
+        them without converting the reports)."""
         assert self._monitor is not None
         recent = self._recent
         for r in reports:
@@ -469,7 +483,21 @@ class LiveMonitor:
                 recent[key] = (r, last)
         if self._watch:
             self._saw(reports)
-        return self._monitor.ingest(list(reports), now_s=now)
+        if columns is None:
+            return self._monitor.ingest(list(reports), now_s=now)
+        c = columns
+        return self._monitor.ingest_columns(
+            [c.party] * len(c.units),
+            c.units,
+            c.time_s,
+            c.lon,
+            c.lat,
+            c.alt_m,
+            c.speed_mps,
+            c.course_deg,
+            c.movements,
+            now_s=now,
+        )
 
     # -- several processes: the queue and the lease -----------------------------------
 
@@ -510,10 +538,12 @@ class LiveMonitor:
         mine: int | None = None,
         mine_reports: Sequence[PositionReport] = (),
         mine_masks: Sequence[int] = (),
+        mine_columns: Columns | None = None,
     ) -> list[Alert]:
         """Apply every queued batch of this process's partitions after their cursors, in
         order, with the reports routed to them; the alerts of batch `mine` (whose reports,
-        `mine_reports`, and their partitions, `mine_masks`, need not be read back)."""
+        `mine_reports`, their partitions, `mine_masks`, and columns, `mine_columns`, need not
+        be read back)."""
         sent = self._send(repo, self._refresh(repo), now)
         out = sent if mine is None else []
         held = self._held
@@ -533,15 +563,18 @@ class LiveMonitor:
                 if not want:
                     continue
                 masks: Sequence[int] | None = None
+                columns = None
                 if b.seq == mine and mine_reports:
                     reports = list(mine_reports)
                     masks = mine_masks
+                    columns = mine_columns
                 else:
                     reports = [_queued(r, b.party, self.svc) for r in b.reports]
                 if want != every:
                     masks = masks or self.parts.routes(reports)
                     reports = [r for r, m in zip(reports, masks, strict=True) if m & want]
-                found = self._send(repo, self._feed(reports, now), now) if reports else []
+                    columns = None  # some routed elsewhere: the reports kept
+                found = self._send(repo, self._feed(reports, now, columns), now) if reports else []
                 if b.seq == mine:
                     out = found
         if cursor != start:

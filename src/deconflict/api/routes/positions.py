@@ -73,7 +73,7 @@ def _batch(svc: Service, who: Principal, raw: bytes) -> dict[str, Any]:
     """Check a batch and apply it: in one thread-pool hop (the JSON parse and column check
     of a batch of 500 take a few ms, which on the event loop held up every other request)."""
     batch = parse_batch(svc, raw, who.party)
-    return live(svc).ingest(who, batch.reports, batch.rows)
+    return live(svc).ingest(who, batch.reports, batch.rows, batch.columns)
 
 
 fast = APIRouter(prefix="/v1", include_in_schema=False)

@@ -56,6 +56,22 @@ def _names(values: list[Any], limits: Limits, optional: bool = False) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Columns:
+    """A plain batch's reports as columns (row k is report k; NaN for an absent optional
+    number), as the partition routing and `Monitor.ingest_columns` take them."""
+
+    party: str
+    units: list[str]
+    time_s: npt.NDArray[np.float64]
+    lon: npt.NDArray[np.float64]
+    lat: npt.NDArray[np.float64]
+    alt_m: npt.NDArray[np.float64]
+    speed_mps: npt.NDArray[np.float64]
+    course_deg: npt.NDArray[np.float64]
+    movements: list[str | None]
+
+
+@dataclass(frozen=True, slots=True)
 class CheckedBatch:
     """A batch's reports, checked."""
 
@@ -63,6 +79,8 @@ class CheckedBatch:
     rows: Rows | None = None
     """The reports as the record and the queue write them, made from the columns of a plain
     batch (None: `service.live.report_json` of each report, through the general encoders)."""
+    columns: Columns | None = None
+    """The same reports as columns (a plain batch), the values of `reports` exactly."""
 
 
 def plain_reports(
@@ -132,4 +150,6 @@ def plain_batch(
         )
     ]
     rows = encode_rows(units, t, lat, lon, alt, speed, course, movements, source)
-    return CheckedBatch(reports, rows)
+    return CheckedBatch(
+        reports, rows, Columns(party, units, t, lon, lat, alt, speed, course, movements)
+    )
