@@ -249,6 +249,8 @@ class Server:
     workers: int = 1
     src: Path | None = None
     """Serve the code of this source tree (its `src` on PYTHONPATH) instead of this one's."""
+    ticker: bool = True
+    """False: the live monitor's Ticker is not started (`--no-ticker`)."""
 
     @property
     def url(self) -> str:
@@ -262,7 +264,9 @@ class Server:
         serve = ["serve", "--db", str(self.db), "--port", str(self.port)]
         if self.workers > 1:
             serve += ["--workers", str(self.workers)]
-        if self.profile is None:
+        if self.profile is None and not self.ticker:
+            args = [sys.executable, __file__, "--serve-without-ticker", *serve]
+        elif self.profile is None:
             args = [sys.executable, "-m", "deconflict", *serve]
         else:
             args = [sys.executable, __file__, "--serve-profiled", self.profile]
@@ -965,7 +969,7 @@ def run_compare(args: argparse.Namespace, folder: Path, n: int) -> list[Result]:
             for tag, src in (("this", args.this), ("other", args.compare)):
                 store = kept(folder, n, t0, tag)
                 print(f"  starting {tag} ({workers} worker(s))...", file=sys.stderr, flush=True)
-                server = Server(store.path, workers=workers, src=src)
+                server = Server(store.path, workers=workers, src=src, ticker=not args.no_ticker)
                 servers.append((tag, store, server))
                 server.start()
                 check_indexed(server, store)
@@ -989,9 +993,26 @@ def run_compare(args: argparse.Namespace, folder: Path, n: int) -> list[Result]:
     return out
 
 
+def serve_without_ticker(argv: list[str]) -> None:
+    """Run `deconflict <argv>` without the live monitor's Ticker (`--no-ticker`): with
+    declarations changing, each of its ticks (every second, under the writer lock) reads
+    every live declaration and rebuilds the monitor when they changed, which at 100,000
+    stored takes most of the server's CPU and hides what a submission itself costs."""
+    from deconflict.service import live
+
+    live.Ticker.start = lambda self: None  # type: ignore[method-assign]
+    live.Ticker.stop = lambda self: None  # type: ignore[method-assign]
+    from deconflict.cli.main import app
+
+    app(args=argv)
+
+
 def main() -> None:
     if len(sys.argv) > 3 and sys.argv[1] == "--serve-profiled":
         serve_profiled(sys.argv[2], sys.argv[3], sys.argv[4:])
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--serve-without-ticker":
+        serve_without_ticker(sys.argv[2:])
         return
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1045,6 +1066,12 @@ def main() -> None:
         "this script, with whatever is uncommitted in it)",
     )
     ap.add_argument("--repeat", type=int, default=2, help="with --compare: phases per server (2)")
+    ap.add_argument(
+        "--no-ticker",
+        action="store_true",
+        help="with --compare: serve without the live monitor's Ticker (its rebuilds after "
+        "every change of the declarations take most of the CPU at 100,000 stored)",
+    )
     ap.add_argument(
         "--reads",
         action="store_true",
