@@ -173,17 +173,29 @@ class Partitioning:
         columns = math.ceil(360.0 / c)
         own = ((i0 * 73_856_093) ^ (((j0 - first) % columns + first) * 19_349_663)) % self.parts
         home = np.fromiter(homes, np.int64, n)
-        out: list[int] = ((np.int64(1) << home) | (np.int64(1) << own)).tolist()
-        for k in np.flatnonzero(~single).tolist():
-            cells = (int(i1[k]) - int(i0[k]) + 1) * (int(j1[k]) - int(j0[k]) + 1)
-            if cells > 4 * self.parts:
-                out[k] = self.every
-                continue
-            mask = 1 << int(home[k])
-            for i in range(int(i0[k]), int(i1[k]) + 1):
-                for j in range(int(j0[k]), int(j1[k]) + 1):
-                    mask |= 1 << self.cell_part(i, self._wrap(j))
-            out[k] = mask
+        masks = (np.int64(1) << home) | (np.int64(1) << own)
+        multi = np.flatnonzero(~single)
+        if multi.size:
+            # A report whose reach spans several cells: its home and every cell's partition
+            # (all partitions past 4 x parts cells), the cells of all such reports at once.
+            rows = i1[multi] - i0[multi] + 1
+            cols = j1[multi] - j0[multi] + 1
+            cells = rows * cols
+            wide = cells > 4 * self.parts
+            masks[multi[wide]] = self.every
+            few, count, cols = multi[~wide], cells[~wide], cols[~wide]
+            if few.size:
+                starts = np.cumsum(count) - count
+                within = np.arange(int(count.sum())) - np.repeat(starts, count)
+                width = np.repeat(cols, count)
+                i = np.repeat(i0[few], count) + within // width
+                j = np.repeat(j0[few], count) + within % width
+                part = ((i * 73_856_093) ^ (((j - first) % columns + first) * 19_349_663)) % (
+                    self.parts
+                )
+                cell_bits = np.bitwise_or.reduceat(np.int64(1) << part, starts)
+                masks[few] = (np.int64(1) << home[few]) | cell_bits
+        out: list[int] = masks.tolist()
         return out
 
     def answers(self, alert: Alert, latest: Callable[[str], PositionReport | None]) -> int:
