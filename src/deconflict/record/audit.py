@@ -201,8 +201,7 @@ def _check_leaf(
     elif stored != leaf:
         report.add(
             "altered",
-            f"Entry {index} was altered: its bytes no longer hash to the leaf hash the tree "
-            "holds.",
+            f"Entry {index} was altered: its bytes no longer hash to the leaf hash the tree holds.",
             index,
         )
 
