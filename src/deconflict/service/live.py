@@ -72,6 +72,8 @@ CHECK_S = 1.0
 QUEUE_KEEP_S = 600.0
 """Applied position batches stay in the store's queue this long, seconds."""
 """Forgetting closed alerts runs at most this often per process."""
+DRAIN_BATCHES = 500
+"""Queued batches read at a time when applying the queue."""
 REPORT_FIELDS = FIELDS
 _SOURCE = "the batch"
 
@@ -550,10 +552,12 @@ class LiveMonitor:
         every = self.parts.every
         start = cursor = min(held.values())
         mask = None if self._mask == every else self._mask
-        while True:
-            batches = queue.batches(repo.conn, cursor, 500, parts=mask)
-            if not batches:
-                break
+        more = True
+        while more:
+            batches = queue.batches(repo.conn, cursor, DRAIN_BATCHES, parts=mask)
+            # Fewer than asked for: none is left (no other writer adds any in this write
+            # transaction), so no query to find none.
+            more = len(batches) == DRAIN_BATCHES
             for b in batches:
                 cursor = b.seq
                 want = 0
