@@ -160,3 +160,28 @@ def test_a_checked_movement_is_indexed_as_an_unchecked_one() -> None:
     assert len(checked.all_conflicts()) >= 3
     for d in decls:
         assert checked.conflicts_of(d.key) == plain.conflicts_of(d.key)
+
+
+def test_live_rows_on_the_driver_are_those_of_sqlalchemy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = make(str(tmp_path / "live.sqlite"))
+    try:
+        for party, doc in SUBMISSIONS:
+            decls.submit(svc, Principal(party, "t"), json.dumps(doc).encode())
+        with svc.read() as repo:
+            far = repo.current("BRAVO", "far")
+        assert far is not None
+        bravo = Principal("BRAVO", "t")
+        decls.owner_action(svc, bravo, "BRAVO", "far", "withdraw", b"{}", if_match=far.etag)
+        with svc.read() as repo:
+            driver = sorted(repo.live(), key=lambda r: (r.party, r.id))
+        with monkeypatch.context() as m:
+            m.setattr(Repository, "_sqlite", lambda self: None)
+            with svc.read() as repo:
+                plain = sorted(repo.live(), key=lambda r: (r.party, r.id))
+        assert driver == plain
+        assert len(driver) == len(SUBMISSIONS)  # 7 declared, one withdrawn
+        assert {type(r.current) for r in driver} == {bool}
+    finally:
+        svc.close()

@@ -214,6 +214,7 @@ assert _WEBHOOK_COLUMNS == list(WebhookRow.__dataclass_fields__), "row != table"
 _KEY_COLUMNS = [c.name for c in t.keys.columns]
 _PARTY_COLUMNS = [c.name for c in t.parties.columns]
 _LAST_CHANGE = select(func.max(t.engine_changes.c.seq))
+_LIVE = select(t.declarations).where(_d.live.is_(True))
 
 _RAW = {
     "token": _on_sqlite(_TOKEN),
@@ -233,6 +234,7 @@ _RAW = {
     "webhooks_of": _on_sqlite(_WEBHOOKS_OF),
     "changes_after": _on_sqlite(_CHANGES_AFTER),
     "last_change": _on_sqlite(_LAST_CHANGE),
+    "live": _on_sqlite(_LIVE),
     "insert_declaration": _on_sqlite(_insert(t.declarations, _DECLARATION_COLUMNS)),
     "insert_conflict": _on_sqlite(_insert(t.conflicts, _CONFLICT_COLUMNS)),
     "insert_notification": _on_sqlite(_insert(t.notifications, _NOTIFICATION_COLUMNS)),
@@ -583,7 +585,17 @@ class Repository:
 
     def live(self) -> Iterator[DeclarationRow]:
         """Every current declaration not in a final state (what the engine holds)."""
-        result = self.conn.execute(select(t.declarations).where(t.declarations.c.live.is_(True)))
+        driver = self._sqlite()
+        if driver is not None:  # 100,000 rows: 1.4 s on the driver, 2.4 s through SQLAlchemy
+            sql = _RAW["live"][0]
+            try:
+                cursor = driver.execute(sql)
+            except sqlite3.Error as exc:
+                raise _wrapped(sql, (), exc) from exc
+            for raw in cursor:
+                yield _declaration(raw)
+            return
+        result = self.conn.execute(_LIVE)
         for row in result:
             yield DeclarationRow(**row._mapping)
 
