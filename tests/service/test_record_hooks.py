@@ -208,3 +208,27 @@ def test_a_refused_request_leaves_no_entry(world: World) -> None:
     signer = world.svc.log_signer
     assert signer is not None
     assert rec.audit_store(world.svc, signer.verifier).ok
+
+
+def test_a_force_party_notified_of_a_humanitarian_movement_is_recorded_as_shown_it_whole(
+    world: World,
+) -> None:
+    """SPEC section 4: a humanitarian party's declaration is notified to every force party,
+    which then sees it whole; the record must say so (the disclosure was computed before
+    the notification was stored, and recorded nothing shown to a party with no conflict)."""
+    parties.add_party(world.svc, OPERATOR_PRINCIPAL, "AID", "humanitarian")
+    aid = Principal("AID", "t")
+    # Far from every force's declaration: no conflict, notified for being humanitarian.
+    plan = movement("AID", "convoy-7", 44.0, 33.0, T0 + 3 * DAY_S)
+    decls.submit(world.svc, aid, json.dumps(plan).encode())
+    shown = [e for e in world.of_type("disclosure") if e["data"]["from"] == "AID"]
+    assert sorted(e["data"]["to"] for e in shown) == ["ALPHA", "BRAVO"]
+    for entry in shown:
+        to = Principal(entry["data"]["to"], "t")
+        view, _ = decls.read(world.svc, to, "AID", "convoy-7")
+        assert entry["data"]["access"] == view["access"]
+        [opened] = rec.disclose(world.svc, to, entry["index"])["contents"]
+        inner = parse_canonical(base64.b64decode(opened["content"]))
+        assert isinstance(inner, dict)
+        portion = inner["contents"]["portion"]  # type: ignore[index,call-overload]
+        assert portion == view["features"]  # exactly what the party is shown

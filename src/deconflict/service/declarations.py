@@ -32,6 +32,7 @@ from deconflict.model.clearance import (
     Clearance,
     ClearanceState,
     NoticeReason,
+    Notification,
 )
 from deconflict.model.conflicts import Conflict
 from deconflict.model.declarations import Declaration, DeclarationKey
@@ -330,7 +331,9 @@ def _log_version(
         if n.party in whole:
             continue
         try:
-            seen = visible(svc, repo, Principal(n.party, ""), row, decl)
+            # Its notification is stored after this entry: it is given here, so a force
+            # party notified of a humanitarian movement is recorded as shown it whole.
+            seen = visible(svc, repo, Principal(n.party, ""), row, decl, n)
         except NotFound:
             continue  # nothing of it is shown to that party: nothing disclosed
         record.append(
@@ -730,9 +733,11 @@ def visible(
     who: Principal,
     row: DeclarationRow,
     parsed: Declaration | None = None,
+    note: Notification | None = None,
 ) -> VisibleDeclaration:
     """What `who` may see of the version in `row` (NotFound when nothing); `parsed` is
-    the row's declaration when the caller has it already (a version being written)."""
+    the row's declaration when the caller has it already (a version being written), and
+    `note` the notification of `who` about it when it is not stored yet (the same)."""
     viewer = repo.party(who.party)
     if viewer is None:
         raise NotFound(NOT_VISIBLE)
@@ -740,8 +745,13 @@ def visible(
     conflicts = repo.conflicts_of(row.party, row.id) if row.current else []
     observers = frozenset(repo.observers(row.party))
     shared = frozenset({row.id}) if row.shared else frozenset()
-    note = repo.notification(row.party, row.id, row.version, who.party)
-    notified_whole = note is not None and str(NoticeReason.HUMANITARIAN_TO_FORCE) in note.reasons
+    if note is not None:
+        notified_whole = NoticeReason.HUMANITARIAN_TO_FORCE in note.reasons
+    else:
+        stored = repo.notification(row.party, row.id, row.version, who.party)
+        notified_whole = (
+            stored is not None and str(NoticeReason.HUMANITARIAN_TO_FORCE) in stored.reasons
+        )
     return visible_to(
         decl, conflicts, viewer, ShareList(observers, shared), notified_whole=notified_whole
     )
