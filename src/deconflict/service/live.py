@@ -598,7 +598,7 @@ class LiveMonitor:
         `mine_reports`, their partitions, `mine_masks`, and columns, `mine_columns`, need not
         be read back)."""
         # Idle (no unit reported yet), the monitor is built only for a batch to feed.
-        build = mine is not None or not self._idle()
+        build = mine is not None or self._monitor is None or not self._idle()
         sent = self._send(repo, self._refresh(repo, build=build), now)
         out = sent if mine is None else []
         held = self._held
@@ -663,9 +663,11 @@ class LiveMonitor:
                     return 0
                 self._drain(repo, now)
                 # With no unit reported and no alert followed, time passing changes
-                # nothing: the monitor is not rebuilt for each change of declarations
-                # (at 100,000 stored a rebuild took 0.1-0.8 s under the writer lock).
-                events = self._refresh(repo, build=not self._idle())
+                # nothing: once built (at start, so the first batch does not wait for
+                # it), the monitor is not rebuilt for each change of declarations (at
+                # 100,000 stored a rebuild took 0.1-0.8 s under the writer lock).
+                build = self._monitor is None or not self._idle()
+                events = self._refresh(repo, build=build)
                 if self._monitor is not None:
                     events += self._monitor.advance(now)
                 sent = self._send(repo, events, now)
