@@ -5,10 +5,10 @@ alerts out to every party involved, both in the record.
 store: every site and zone not in a final state, and the movements that count as cleared
 plans, those whose clearance state is `cleared` or `active` (a movement still waiting for
 answers, or objected, is no plan to deviate from; a report naming it counts as
-`unknown_movement`). When that set changes (checked on every batch and tick, by the
-(party, id, version, state) of the live rows), the monitor is rebuilt and primed with each
-unit's last two reports; an alert the new monitor opens again keeps its id, one it does not
-is closed, and one it opens anew is sent as opened.
+`unknown_movement`). That set follows the store's declaration changes (checked on every
+batch and tick); when it changes, the monitor is rebuilt and primed with each unit's last
+two reports (while no unit has reported, at the next batch); an alert the new monitor opens
+again keeps its id, one it does not is closed, and one it opens anew is sent as opened.
 
 Each batch is applied under the service's write lock, and in the same transaction:
 one sealed `positions` entry (the reports as committed contents, opened to the reporting
