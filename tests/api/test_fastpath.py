@@ -4,16 +4,15 @@ what it does not answer plainly (refusals, other paths, other methods) is left t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
+from api.asgi import ask
 from deconflict.api import app as app_module
 from deconflict.api.app import create_app
 from deconflict.export.times import format_time
@@ -26,38 +25,11 @@ from deconflict.store.database import Database
 
 def call(
     app: FastAPI, path: str, token: str | None, method: str = "GET"
-) -> tuple[int, list[tuple[bytes, bytes]], bytes, Any]:
-    """Status, headers, body and the route the app picked (None: none did)."""
-    headers = [(b"host", b"test")]
-    if token is not None:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-    sent: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent[1:])
-    route = getattr(scope.get("route"), "name", None)
-    return sent[0]["status"], list(sent[0]["headers"]), body, route
+) -> tuple[int, list[tuple[bytes, bytes]], bytes, str]:
+    """Status, headers, body and the route the app picked ("" when none did)."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    route, status, sent, body = ask(app, method, path, headers=headers)
+    return status, sent, body, route
 
 
 def movement(party: str, decl_id: str, lat: float) -> bytes:
@@ -123,8 +95,8 @@ def test_every_caller_gets_what_the_app_would_give(apps: Any) -> None:
         for token in callers:
             status, headers, body, route = call(fast, path, token)
             assert (status, headers, body) == call(plain, path, token)[:3], (path, token)
-            answered_here += route is None
-            if route is None:  # answered before the app: a plain successful read only
+            answered_here += route == ""
+            if route == "":  # answered before the app: a plain successful read only
                 assert status == 200 and path.count("/") == 4, (path, token)
     # alpha's own two, beta's b1 by beta, m1 by beta (notified), the operator's reads
     assert answered_here >= 5
@@ -133,7 +105,7 @@ def test_every_caller_gets_what_the_app_would_give(apps: Any) -> None:
 def test_a_read_is_answered_before_the_app_with_its_etag(apps: Any) -> None:
     fast, _, tokens = apps
     status, headers, body, route = call(fast, "/v1/declarations/beta/b1", tokens["beta"])
-    assert status == 200 and route is None
+    assert status == 200 and route == ""
     doc = json.loads(body)
     assert dict(headers)[b"etag"].decode() == doc["etag"]
     assert dict(headers)[b"content-length"] == str(len(body)).encode()
@@ -148,6 +120,6 @@ def test_refusals_and_other_methods_are_left_to_the_app(apps: Any) -> None:
     status, _, _, route = call(fast, "/v1/declarations/alpha/nope", tokens["alpha"])
     assert status == 404 and route == "read_fast"
     status, _, _, route = call(fast, "/v1/declarations/alpha/m1", tokens["alpha"], "HEAD")
-    assert route is not None
+    assert route != ""
     status, _, _, route = call(fast, "/v1/declarations/alpha/m1", tokens["alpha"], "DELETE")
-    assert route is not None
+    assert route != ""

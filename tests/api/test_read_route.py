@@ -4,14 +4,13 @@ errors and ETag either way."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
 
+from api.asgi import ask
 from api.server import Server
 from deconflict.api.app import create_app
 from deconflict.api.routes import declarations as routes
@@ -23,31 +22,7 @@ from deconflict.store.database import Database
 def route_of(app: FastAPI, path: str) -> str:
     """The name of the route `app` picks for GET `path` (the request is then answered, here
     refused for want of a token)."""
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        pass
-
-    asyncio.run(app(scope, receive, send))
-    route = scope.get("route")
-    return str(getattr(route, "name", ""))
+    return ask(app, "GET", path)[0]
 
 
 SHAPE = [

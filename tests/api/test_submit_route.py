@@ -4,15 +4,15 @@ byte for byte, for submissions, retries, bad bodies, bad signatures and refused 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 
+from api.asgi import ask
 from deconflict.api.app import create_app
 from deconflict.api.routes import declarations as routes
 from deconflict.export.times import format_time
@@ -21,43 +21,6 @@ from deconflict.service import Service
 from deconflict.service import parties as party_service
 from deconflict.service.auth import OPERATOR_PRINCIPAL, Principal, signed_message
 from deconflict.store.database import Database
-
-
-def ask(
-    app: FastAPI, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-) -> tuple[str, int, list[tuple[bytes, bytes]], bytes]:
-    """The route `app` picks for the request, and its answer (status, headers, body)."""
-    raw_headers = [(b"host", b"test"), (b"content-length", str(len(body)).encode())]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    route = str(getattr(scope.get("route"), "name", ""))
-    return route, start["status"], sorted(start["headers"]), answer
-
 
 T0 = 1_800_000_000.0
 START = T0 + 3 * 86400.0
