@@ -453,6 +453,10 @@ class Requests:
         return queue.pop()
 
 
+KEEP_ALIVE_S = 4.0
+"""A connection idle longer is not reused: uvicorn closes one idle for 5 s."""
+
+
 class Connection:
     """One HTTP/1.1 keep-alive connection: write a request, read its response (parsed by
     httptools, the parser uvicorn uses). A lean client, so that the load generator spends
@@ -515,10 +519,23 @@ async def run_phase(phase: Phase, requests: Requests, start_at: float) -> dict[s
     conflicts = [0]
     start = time.perf_counter() + max(0.0, start_at - time.time())
     end = start + phase.seconds
-    idle: dict[int, list[Connection]] = {c.index: [] for c in phase.clients}
+    # Each client's idle connections with the moment each went idle. One idle for longer
+    # than the server keeps it (uvicorn closes a connection idle for 5 s) is closed, not
+    # used: sending on it failed with "the server closed the connection" (1-10 of 400
+    # requests of a positions phase, which burst more connections when requests overlap).
+    idle: dict[int, list[tuple[Connection, float]]] = {c.index: [] for c in phase.clients}
+
+    def take(c: Client) -> Connection | None:
+        kept = idle[c.index]
+        while kept:
+            conn, since = kept.pop()
+            if time.perf_counter() - since < KEEP_ALIVE_S:
+                return conn
+            conn.close()
+        return None
 
     async def one(c: Client, raw: bytes, t: float) -> None:
-        conn = idle[c.index].pop() if idle[c.index] else None
+        conn = take(c)
         try:
             if conn is None:
                 conn = await Connection.open(phase.port)
@@ -529,7 +546,7 @@ async def run_phase(phase: Phase, requests: Requests, start_at: float) -> dict[s
                 conn.close()
             return
         now = time.perf_counter()
-        idle[c.index].append(conn)
+        idle[c.index].append((conn, now))
         status[str(code)] += 1
         if code == expect:
             lat.append(now - t)
@@ -540,7 +557,7 @@ async def run_phase(phase: Phase, requests: Requests, start_at: float) -> dict[s
             print(f"load: {code} {body[:300]!r}", file=sys.stderr)
 
     async def closed(c: Client) -> None:
-        idle[c.index].append(await Connection.open(phase.port))
+        idle[c.index].append((await Connection.open(phase.port), start))
         await asyncio.sleep(start - time.perf_counter())
         while time.perf_counter() < end:
             raw = requests.next(c)
@@ -548,7 +565,7 @@ async def run_phase(phase: Phase, requests: Requests, start_at: float) -> dict[s
 
     async def opened(c: Client) -> None:
         assert phase.rate is not None
-        idle[c.index].append(await Connection.open(phase.port))
+        idle[c.index].append((await Connection.open(phase.port), start))
         period = 1.0 / phase.rate
         due = start + random.uniform(0, period)
         tasks = []
@@ -568,7 +585,7 @@ async def run_phase(phase: Phase, requests: Requests, start_at: float) -> dict[s
     except TimeoutError:
         status["unfinished"] += 1
     for conns in idle.values():
-        for conn in conns:
+        for conn, _ in conns:
             conn.close()
     return {
         "lat": lat,
