@@ -46,6 +46,26 @@ def caller(request: Request, authorization: str | None = AUTHORIZATION_HEADER) -
     return who
 
 
+def authenticated(svc: Service, authorization: str | None) -> Principal:
+    """The caller of `authorization` (a read of the store)."""
+    with svc.read() as repo:
+        return authenticate(repo, authorization)
+
+
+async def fast_caller(request: Request) -> tuple[Service, Principal]:
+    """The service and the caller, for the routes found before every other (`fast`): on
+    SQLite authenticated on the event loop (a WAL read, ~0.2 ms, less than a thread-pool
+    hop), elsewhere in the thread pool."""
+    svc = _service(request)
+    authorization = request.headers.get("authorization")
+    if svc.db.sqlite:
+        who = authenticated(svc, authorization)
+    else:
+        who = await call(authenticated, svc, authorization)
+    request.state.party = who.party  # for the access log, as `caller` does
+    return svc, who
+
+
 async def body(request: Request) -> bytes:
     """The request body, refused as soon as it passes max_body_bytes."""
     limit = _service(request).settings.max_body_bytes

@@ -21,11 +21,11 @@ from deconflict.api.deps import (
     body,
     call,
     caller,
+    fast_caller,
     service,
 )
 from deconflict.service import Principal, Service, preview
 from deconflict.service import declarations as d
-from deconflict.service.auth import authenticate
 
 router = APIRouter(prefix="/v1", tags=["declarations"])
 Who = Annotated[Principal, Depends(caller)]
@@ -232,14 +232,8 @@ async def submit_fast(request: Request) -> Response:
     event loop (a WAL read, ~0.2 ms, less than a thread-pool hop): one hop per submission
     instead of two. The same checks in the same order (token, body limit, then the
     submission) and the same answer bytes (tests/api/test_submit_route.py)."""
-    svc = _service(request)
+    svc, who = await fast_caller(request)
     headers = request.headers
-    authorization = headers.get("authorization")
-    if svc.db.sqlite:
-        who = _authenticate(svc, authorization)
-    else:
-        who = await call(_authenticate, svc, authorization)
-    request.state.party = who.party  # for the access log, as `caller` does
     raw = await body(request)
     status, out = await call(
         d.submit,
@@ -250,11 +244,6 @@ async def submit_fast(request: Request) -> Response:
         idempotency_key=headers.get("idempotency-key"),
     )
     return JSONResponse(out, status_code=status)
-
-
-def _authenticate(svc: Service, authorization: str | None) -> Principal:
-    with svc.read() as repo:
-        return authenticate(repo, authorization)
 
 
 @fast.get("/declarations/{party}/{decl_id}")

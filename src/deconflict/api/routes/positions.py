@@ -10,12 +10,11 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from deconflict.api.deps import _service, body, call, caller, service
+from deconflict.api.deps import authenticated, body, call, caller, fast_caller, service
 from deconflict.errors import InvalidRequest
 from deconflict.ingest.positions import parse_osmand, parse_owntracks
 from deconflict.ingest.positions.osmand import SPEED_UNITS
 from deconflict.service import Principal, Service
-from deconflict.service.auth import authenticate
 from deconflict.service.live import live, parse_batch
 from deconflict.service.tracks import tracks as read_tracks
 
@@ -87,13 +86,7 @@ the same answer bytes as `positions` (tests/api/test_positions_route.py)."""
 
 @fast.post("/positions")
 async def positions_fast(request: Request) -> Response:
-    svc = _service(request)
-    authorization = request.headers.get("authorization")
-    if svc.db.sqlite:
-        who = _authenticate(svc, authorization)
-    else:
-        who = await call(_authenticate, svc, authorization)
-    request.state.party = who.party  # for the access log, as `caller` does
+    svc, who = await fast_caller(request)
     raw = await body(request)
     return JSONResponse(await call(_batch, svc, who, raw))
 
@@ -117,11 +110,6 @@ async def owntracks(
     return []
 
 
-def _authenticate(svc: Service, authorization: str | None) -> Principal:
-    with svc.read() as repo:
-        return authenticate(repo, authorization)
-
-
 async def _osmand(request: Request, svc: Service, raw: bytes, authorization: str | None) -> Any:
     query: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
@@ -136,7 +124,7 @@ async def _osmand(request: Request, svc: Service, raw: bytes, authorization: str
     tokens = query.pop("token", [])
     if authorization is None and tokens:
         authorization = f"Bearer {tokens[0]}"
-    who = await call(_authenticate, svc, authorization)
+    who = await call(authenticated, svc, authorization)
     request.state.party = who.party
     unit_param = query.pop("speed_unit", ["kn"])[0]
     if unit_param not in SPEED_UNITS:
