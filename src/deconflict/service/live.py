@@ -279,8 +279,6 @@ class LiveMonitor:
         """The store's declaration change `_plans` is as of (-1: not read yet)."""
         self._plans_changed = True
         """`_plans` changed since the monitor was built."""
-        self._change = -1
-        """The store's last declaration change (engine_changes) the monitor was built at."""
         self._recent: dict[tuple[str, str], tuple[PositionReport, ...]] = {}
         """(party, unit) -> its last two reports, the latest last: to prime a rebuilt
         monitor, and to tell which partition answers for a pair alert."""
@@ -322,7 +320,6 @@ class LiveMonitor:
         self._plans = {}
         self._plans_at = -1
         self._plans_changed = True
-        self._change = -1
         self._recent = {}
         self._open = {}
         self._by_match = {}
@@ -376,13 +373,15 @@ class LiveMonitor:
         lock, once a second while submissions came in."""
         if self._plans_at >= 0:
             seen, keys = repo.changes_after(self._plans_at)
+            if not keys:
+                return
             first = repo.first_change()
-            if not keys or (first is not None and first <= self._plans_at + 1):
+            if first is not None and first <= self._plans_at + 1:  # none pruned past us
+                rows = {(r.party, r.id): r for r in repo.current_keys(keys)}
                 for key in keys:
-                    row = repo.current(*key)
+                    row = rows.get(key)
                     now = row if row is not None and row.live and _watched(row) else None
-                    was = self._plans.get(key)
-                    if _version_state(was) != _version_state(now):
+                    if _version_state(self._plans.get(key)) != _version_state(now):
                         self._plans_changed = True
                         if now is None:
                             del self._plans[key]
@@ -410,11 +409,11 @@ class LiveMonitor:
         is one read of the store's last declaration change: reading every live
         declaration for each batch made a batch cost grow with the store (120 ms at
         10,000 declarations, bench/scale.py)."""
-        change = repo.last_change()
-        if change == self._change and self._monitor is not None and not self._plans_changed:
+        current = repo.last_change() == self._plans_at
+        if current and self._monitor is not None and not self._plans_changed:
             return []
-        self._change = change
-        self._sync_plans(repo)
+        if not current:
+            self._sync_plans(repo)
         if not self._plans_changed and self._monitor is not None:
             return []
         if not build:  # `_plans` is kept up to date; the monitor is built when needed
